@@ -1,0 +1,38 @@
+# opsreport developer entry points. Every target installs what it needs first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-12)
+
+.PHONY: demo test lint bench schema install clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[test,lint]'
+	$(BIN)/python -m pip check
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+install: $(STAMP)
+	./scripts/ensure-prometheus.sh
+
+## Run the operator on the local stack and show a real report.
+demo: install
+	$(BIN)/python -m tests.support.demo
+
+## Install what the tests need and run them all.
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check operator tests bench
+	$(BIN)/ruff format --check operator tests bench
+	$(BIN)/mypy
+
+## Regenerate the published JSON Schema of the report from the model.
+schema: $(STAMP)
+	$(BIN)/python -m opsreport.schema > schemas/report-v1.schema.json
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,39 @@
+"""Every name the operator shares with the cluster, in one place."""
+
+from __future__ import annotations
+
+GROUP = "opsreport.dev"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+KIND = "ReportSchedule"
+PLURAL = "reportschedules"
+
+REPORT_SCHEMA = "opsreport.dev/report/v1"
+
+# Labels and annotations on what we write.
+LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
+MANAGED_BY = "opsreport"
+LABEL_SCHEDULE = f"{GROUP}/schedule"
+LABEL_WINDOW_START = f"{GROUP}/window-start"
+ANNOTATION_WINDOW = f"{GROUP}/window"
+ANNOTATION_GENERATED_AT = f"{GROUP}/generated-at"
+ANNOTATION_FORMATS = f"{GROUP}/formats"
+ANNOTATION_SHA256 = f"{GROUP}/sha256"
+
+# Set on a ReportSchedule by a user: each distinct value runs one report for the window ending now.
+ANNOTATION_RUN_NOW = f"{GROUP}/run-now"
+
+# Condition types and reasons (CamelCase, specific; see docs/operations.md).
+CONDITION_READY = "Ready"
+CONDITION_DEGRADED = "Degraded"
+REASON_SCHEDULED = "Scheduled"
+REASON_SUSPENDED = "Suspended"
+REASON_INVALID_SPEC = "InvalidSpec"
+REASON_INVALID_SCHEDULE = "InvalidSchedule"
+REASON_INVALID_TIME_ZONE = "InvalidTimeZone"
+REASON_REPORT_DELIVERED = "ReportDelivered"
+REASON_REPORT_FAILED = "ReportFailed"
+REASON_DELIVERY_FAILED = "DeliveryFailed"
+REASON_TEMPLATE_RENDER_FAILED = "TemplateRenderFailed"
+REASON_DATA_GAPS = "DataGaps"
+REASON_COMPLETE = "Complete"

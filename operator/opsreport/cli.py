@@ -1,0 +1,178 @@
+"""`opsreport`: render | validate | operator. Thin: parse arguments, call the library, exit."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from opsreport import __version__, api
+from opsreport.collect.prometheus import PrometheusSettings
+from opsreport.config import OperatorConfig
+from opsreport.deliver.base import ScheduleIdentity
+from opsreport.kube import KubeApi, load_api_client
+from opsreport.model.spec import InvalidSpec, parse_spec
+from opsreport.pipeline import ReportRequest, Sources, collect_report
+from opsreport.reconcile import window_ending
+from opsreport.render.report import Document, RenderError, render_documents
+from opsreport.scheduling import parse_rfc3339
+
+
+class UsageError(Exception):
+    """A one-line message for the user; the command exits non-zero."""
+
+
+def _load_schedule(path: Path) -> dict[str, Any]:
+    try:
+        documents = [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+    except (OSError, yaml.YAMLError) as error:
+        raise UsageError(f"{path}: cannot read: {error}") from None
+    schedules = [d for d in documents if isinstance(d, dict) and d.get("kind") == api.KIND]
+    if len(schedules) != 1:
+        raise UsageError(f"{path}: expected exactly one {api.KIND}, found {len(schedules)}")
+    return schedules[0]
+
+
+def _at(text: str | None) -> datetime:
+    if text is None:
+        return datetime.now(UTC).replace(microsecond=0)
+    try:
+        return parse_rfc3339(text)
+    except ValueError:
+        raise UsageError(f"--at: {text!r} is not an RFC 3339 time") from None
+
+
+async def _render(args: argparse.Namespace) -> list[Document]:
+    body = _load_schedule(Path(args.file))
+    meta = body.get("metadata") or {}
+    try:
+        spec = parse_spec(body.get("spec"))
+    except InvalidSpec as error:
+        raise UsageError(f"{args.file}: {error}") from None
+    at = _at(args.at)
+    identity = ScheduleIdentity(meta.get("namespace") or "default", meta.get("name") or "report")
+    request = ReportRequest(identity, spec, window_ending(spec, at))
+    url = args.prometheus_url or spec.prometheus.url
+    kubeconfig = args.kubeconfig or os.environ.get("KUBECONFIG")
+    kube = KubeApi(await load_api_client(kubeconfig)) if kubeconfig else None
+    try:
+        sources = Sources(kube=kube, prometheus=PrometheusSettings(url=url) if url else None)
+        report = await collect_report(request, sources, lambda: datetime.now(UTC))
+    finally:
+        if kube is not None:
+            await kube.close()
+    try:
+        return render_documents(report, spec.template.name, spec.formats)
+    except RenderError as error:
+        raise UsageError(f"template: {error}") from None
+
+
+def _write(documents: list[Document], directory: str) -> int:
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    for document in documents:
+        (out / document.filename).write_text(document.content, encoding="utf-8")
+        print(out / document.filename)
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    failures = 0
+    for name in args.files:
+        paths = sorted(Path(name).rglob("*.yaml")) if Path(name).is_dir() else [Path(name)]
+        for path in paths:
+            try:
+                docs = [d for d in yaml.safe_load_all(path.read_text()) if isinstance(d, dict)]
+            except (OSError, yaml.YAMLError) as error:
+                print(f"{path}: cannot read: {error}")
+                failures += 1
+                continue
+            for doc in docs:
+                if doc.get("kind") != api.KIND:
+                    continue
+                try:
+                    parse_spec(doc.get("spec"))
+                except InvalidSpec as error:
+                    print(f"{path}:{error.field}: {error.message}")
+                    failures += 1
+    return 1 if failures else 0
+
+
+def _operator(args: argparse.Namespace) -> int:
+    import kopf  # only the operator command needs kopf loaded
+
+    import opsreport.handlers  # noqa: F401  (registers the handlers)
+
+    overrides = {
+        "OPSREPORT_PROMETHEUS_URL": args.prometheus_url,
+        "OPSREPORT_MAX_CONCURRENT_REPORTS": str(args.max_concurrent_reports)
+        if args.max_concurrent_reports
+        else None,
+        "OPSREPORT_PEERING": args.peering,
+        "OPSREPORT_LOG_FORMAT": args.log_format,
+    }
+    os.environ.update({key: value for key, value in overrides.items() if value})
+    config = OperatorConfig.from_env()
+    kopf.configure(
+        log_format=kopf.LogFormat.JSON if config.log_format == "json" else kopf.LogFormat.FULL,
+        verbose=args.verbose,
+    )
+    namespaces = args.namespace or list(config.namespaces)
+    kopf.run(
+        standalone=config.peering is None,
+        peering_name=config.peering,
+        clusterwide=not namespaces,
+        namespaces=namespaces,
+        liveness_endpoint=args.liveness or config.liveness_endpoint,
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="opsreport", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"opsreport {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    render = commands.add_parser("render", help="render one report without the operator")
+    render.add_argument("-f", "--file", required=True, help="a ReportSchedule manifest")
+    render.add_argument("--kubeconfig", help="read pods through this kubeconfig")
+    render.add_argument("--prometheus-url", help="overrides spec.prometheus.url")
+    render.add_argument("--at", help="render as if the schedule fired at this RFC 3339 time")
+    render.add_argument("-o", "--output", required=True, help="directory for report.* files")
+
+    validate = commands.add_parser("validate", help="check ReportSchedule files offline")
+    validate.add_argument("files", nargs="+", metavar="FILE|DIR")
+
+    run = commands.add_parser("operator", help="run the operator")
+    run.add_argument("--prometheus-url", help="default when a schedule names none")
+    run.add_argument("-n", "--namespace", action="append", help="watch only these (repeatable)")
+    run.add_argument("--peering", help="kopf peering name for several replicas; default standalone")
+    run.add_argument("--max-concurrent-reports", type=int, help="cap across all schedules")
+    run.add_argument("--liveness", help="liveness endpoint, e.g. http://0.0.0.0:8080/healthz")
+    run.add_argument("--log-format", choices=["json", "plain"])
+    run.add_argument("-v", "--verbose", action="store_true")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "render":
+            return _write(asyncio.run(_render(args)), args.output)
+        if args.command == "validate":
+            return _validate(args)
+        return _operator(args)
+    except UsageError as error:
+        print(f"opsreport: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""Operator settings from flags and OPSREPORT_* environment variables; nothing is read at import."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class OperatorConfig:
+    prometheus_url: str | None = None
+    prometheus_timeout_seconds: float = 30.0
+    tick_seconds: float = 10.0
+    max_concurrent_reports: int = 4
+    namespaces: tuple[str, ...] = ()
+    peering: str | None = None
+    liveness_endpoint: str | None = "http://0.0.0.0:8080/healthz"
+    log_format: str = "json"
+    kubeconfig: str | None = None
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> OperatorConfig:
+        env = os.environ if environ is None else environ
+        namespaces = tuple(ns for ns in env.get("OPSREPORT_NAMESPACES", "").split(",") if ns)
+        return cls(
+            prometheus_url=env.get("OPSREPORT_PROMETHEUS_URL") or None,
+            prometheus_timeout_seconds=float(env.get("OPSREPORT_PROMETHEUS_TIMEOUT_SECONDS", "30")),
+            tick_seconds=float(env.get("OPSREPORT_TICK_SECONDS", "10")),
+            max_concurrent_reports=int(env.get("OPSREPORT_MAX_CONCURRENT_REPORTS", "4")),
+            namespaces=namespaces,
+            peering=env.get("OPSREPORT_PEERING") or None,
+            liveness_endpoint=env.get("OPSREPORT_LIVENESS", "http://0.0.0.0:8080/healthz") or None,
+            log_format=env.get("OPSREPORT_LOG_FORMAT", "json"),
+            kubeconfig=env.get("KUBECONFIG") or None,
+        )
+
+    def to_env(self) -> dict[str, str]:
+        """The environment that makes `from_env` return this config (for the kopf subprocess)."""
+        env = {
+            "OPSREPORT_PROMETHEUS_TIMEOUT_SECONDS": str(self.prometheus_timeout_seconds),
+            "OPSREPORT_TICK_SECONDS": str(self.tick_seconds),
+            "OPSREPORT_MAX_CONCURRENT_REPORTS": str(self.max_concurrent_reports),
+            "OPSREPORT_NAMESPACES": ",".join(self.namespaces),
+            "OPSREPORT_LIVENESS": self.liveness_endpoint or "",
+            "OPSREPORT_LOG_FORMAT": self.log_format,
+        }
+        if self.prometheus_url:
+            env["OPSREPORT_PROMETHEUS_URL"] = self.prometheus_url
+        if self.peering:
+            env["OPSREPORT_PEERING"] = self.peering
+        return env

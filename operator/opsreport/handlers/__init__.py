@@ -1,0 +1,5 @@
+"""The only kopf importers. Importing this package registers every handler."""
+
+from opsreport.handlers import schedules, startup
+
+__all__ = ["schedules", "startup"]

@@ -1,0 +1,52 @@
+"""Operator-wide setup: settings, clients and limits, stored in kopf's memo."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import kopf
+
+from opsreport import api
+from opsreport.config import OperatorConfig
+from opsreport.kube import KubeApi, load_api_client
+from opsreport.scheduling import system_clock
+from opsreport.service import Operator
+
+
+@kopf.on.startup()
+async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    config = OperatorConfig.from_env()
+    # Our own prefixes, so kopf's bookkeeping is recognisably ours.
+    settings.persistence.finalizer = f"{api.GROUP}/finalizer"
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=api.GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=api.GROUP, key="last-handled-configuration"
+    )
+    # Events are posted explicitly with kopf.event; log lines never become Events on their own.
+    settings.posting.enabled = True
+    settings.posting.level = logging.CRITICAL + 10
+    settings.watching.server_timeout = 300
+    settings.networking.request_timeout = 60
+    settings.peering.name = config.peering or "opsreport"
+    kube = KubeApi(await load_api_client(config.kubeconfig))
+    memo.operator = Operator(
+        config=config,
+        kube=kube,
+        clock=system_clock,
+        slots=asyncio.Semaphore(config.max_concurrent_reports),
+    )
+
+
+@kopf.on.cleanup()
+async def close(memo: kopf.Memo, **_: Any) -> None:
+    operator = getattr(memo, "operator", None)
+    if operator is not None:
+        await operator.kube.close()
+
+
+@kopf.on.probe(id="schedules")
+def probe(memo: kopf.Memo, **_: Any) -> str:
+    operator = getattr(memo, "operator", None)
+    return "ready" if operator is not None else "starting"

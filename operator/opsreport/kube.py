@@ -1,0 +1,125 @@
+"""A thin async Kubernetes client: raw JSON, paginated lists, and a count of what it sent.
+
+It wraps kubernetes_asyncio's ApiClient for authentication (kubeconfig, in-cluster token
+rotation) but skips its model classes: collection keeps a few fields of each object, and
+deserialising every pod of a large cluster into models would cost most of a report's time.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import aiohttp
+from kubernetes_asyncio import client as k8s_client
+from kubernetes_asyncio import config as k8s_config
+from kubernetes_asyncio.client.exceptions import ApiException
+
+Json = dict[str, Any]
+
+DEFAULT_PAGE_SIZE = 500
+
+
+class KubeError(Exception):
+    def __init__(self, status: int, message: str, retry_after: float | None = None) -> None:
+        super().__init__(f"Kubernetes API answered {status}: {message}")
+        self.status = status
+        self.retry_after = retry_after
+
+
+async def load_api_client(kubeconfig: str | None = None) -> k8s_client.ApiClient:
+    """In-cluster config when running in a pod, else the kubeconfig (or $KUBECONFIG)."""
+    configuration = k8s_client.Configuration()
+    try:
+        k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+    except k8s_config.ConfigException:
+        await k8s_config.load_kube_config(
+            config_file=kubeconfig, client_configuration=configuration
+        )
+    return k8s_client.ApiClient(configuration=configuration)
+
+
+def _message(data: bytes) -> str:
+    try:
+        body = json.loads(data or b"{}")
+        return str(body.get("message") or body.get("reason") or "no message")[:500]
+    except (TypeError, ValueError, AttributeError):
+        return data[:200].decode("utf-8", "replace")
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    value = headers.get("Retry-After")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+class KubeApi:
+    def __init__(self, api_client: k8s_client.ApiClient) -> None:
+        self._api = api_client
+        self.requests_sent = 0
+
+    async def close(self) -> None:
+        await self._api.close()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Mapping[str, str | int] | None = None,
+        body: Json | list[Json] | None = None,
+        content_type: str = "application/json",
+    ) -> Json:
+        self.requests_sent += 1
+        try:
+            raw = await self._api.call_api(
+                path,
+                method,
+                query_params=list((query or {}).items()),
+                header_params={"Accept": "application/json", "Content-Type": content_type},
+                body=body,
+                auth_settings=["BearerToken"],
+                _preload_content=False,
+            )
+        except ApiException as exc:  # raised for requests it cannot even build
+            raise KubeError(exc.status or 0, str(exc.reason)) from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise KubeError(0, f"the API server is unreachable: {type(exc).__name__}") from None
+        # With _preload_content=False the client hands back the raw aiohttp response unjudged.
+        data = await raw.read()
+        if not 200 <= raw.status <= 299:
+            raise KubeError(raw.status, _message(data), _retry_after(raw.headers))
+        result: Json = json.loads(data) if data else {}
+        return result
+
+    async def get(self, path: str) -> Json | None:
+        try:
+            return await self.request("GET", path)
+        except KubeError as error:
+            if error.status == 404:
+                return None
+            raise
+
+    async def list_pages(
+        self,
+        path: str,
+        *,
+        label_selector: str | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> AsyncIterator[list[Json]]:
+        """Yield one page of items at a time, following `continue` tokens."""
+        token: str | None = None
+        while True:
+            query: dict[str, str | int] = {"limit": page_size}
+            if label_selector:
+                query["labelSelector"] = label_selector
+            if token:
+                query["continue"] = token
+            page = await self.request("GET", path, query=query)
+            yield list(page.get("items") or [])
+            token = (page.get("metadata") or {}).get("continue") or None
+            if not token:
+                return

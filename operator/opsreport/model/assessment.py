@@ -1,0 +1,46 @@
+"""The overall status of a report, derived from its data with every reason spelled out.
+
+Until objectives are configurable per schedule, the thresholds are the defaults below; a figure that
+was not measured can only make a report worse, never better.
+"""
+
+from __future__ import annotations
+
+from opsreport.model.report import OverallStatus, ReportData
+from opsreport.render.filters import percent
+
+AVAILABILITY_TARGET = 99.9
+AVAILABILITY_CRITICAL = 99.0
+
+_RANK = {"ok": 0, "warning": 1, "critical": 2}
+
+
+def assess(report: ReportData) -> tuple[OverallStatus, list[str]]:
+    status: OverallStatus = "ok"
+    reasons: list[str] = []
+
+    def worsen(to: OverallStatus, reason: str) -> None:
+        nonlocal status
+        if _RANK[to] > _RANK[status]:
+            status = to
+        reasons.append(reason)
+
+    availability = report.availability.percent
+    if availability is not None and availability < AVAILABILITY_CRITICAL:
+        worsen(
+            "critical",
+            f"Availability {percent(availability, 3)} is below {AVAILABILITY_CRITICAL}%.",
+        )
+    elif availability is not None and availability < AVAILABILITY_TARGET:
+        worsen(
+            "warning", f"Availability {percent(availability, 3)} is below {AVAILABILITY_TARGET}%."
+        )
+    oom = report.restarts.by_reason.get("OOMKilled", 0)
+    if oom:
+        worsen("warning", f"{oom} restart(s) followed an OOMKill.")
+    crashlooping = [w for w in report.pods.waiting if w.reason == "CrashLoopBackOff"]
+    if crashlooping:
+        worsen("warning", f"{len(crashlooping)} container(s) are in CrashLoopBackOff.")
+    if report.data_gaps:
+        worsen("warning", f"{len(report.data_gaps)} section(s) could not be measured.")
+    return status, reasons

@@ -1,0 +1,86 @@
+"""Formatting filters: numbers for people. `None` (not measured) always renders as `NO_DATA`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+NO_DATA = "no data"
+
+_IEC = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
+
+
+def bytes_iec(value: float | None) -> str:
+    if value is None:
+        return NO_DATA
+    size = float(value)
+    for unit in _IEC:
+        if abs(size) < 1024 or unit == _IEC[-1]:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")
+
+
+def cores(value: float | None) -> str:
+    """Kubernetes notation: `350m` below one core, `1.25` cores above."""
+    if value is None:
+        return NO_DATA
+    if abs(value) < 1:
+        millicores = value * 1000
+        return f"{millicores:.0f}m" if millicores >= 1 or value == 0 else f"{millicores:.2f}m"
+    return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+def percent(value: float | None, digits: int = 2) -> str:
+    if value is None:
+        return NO_DATA
+    text = f"{value:.{digits}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return f"{text}%"
+
+
+def ratio_percent(part: float | None, whole: float | None, digits: int = 0) -> str:
+    if part is None or not whole:
+        return NO_DATA
+    return percent(100.0 * part / whole, digits)
+
+
+def human_duration(seconds: float | None) -> str:
+    """`2h 5m`, `3d 4h`, `45s`: the two largest units."""
+    if seconds is None:
+        return NO_DATA
+    remaining = round(seconds)
+    if remaining == 0:
+        return "0s"
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, remaining = divmod(remaining, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return " ".join(parts[:2])
+
+
+def number(value: float | None) -> str:
+    if value is None:
+        return NO_DATA
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.2f}"
+
+
+def local_time(value: datetime | None, zone: str = "UTC", fmt: str = "%Y-%m-%d %H:%M %Z") -> str:
+    if value is None:
+        return NO_DATA
+    return value.astimezone(ZoneInfo(zone)).strftime(fmt)
+
+
+FILTERS = {
+    "bytes": bytes_iec,
+    "cores": cores,
+    "percent": percent,
+    "ratio_percent": ratio_percent,
+    "duration": human_duration,
+    "number": number,
+    "local": local_time,
+}

@@ -1,0 +1,165 @@
+"""Scheduling maths: pure functions of a cron expression, a time zone and instants.
+
+All instants passed in and returned are timezone-aware; returned ones are UTC. Cron is evaluated
+in the schedule's zone by cronsim, which follows cron's DST rules: a time skipped by a
+spring-forward runs once just after the gap, and a fixed time repeated by a fall-back runs once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from cronsim import CronSim, CronSimError
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    """The one real clock; everything else takes a `Clock` so tests can drive time."""
+    return datetime.now(UTC)
+
+
+class CronError(ValueError):
+    pass
+
+
+_MACROS = {
+    "@hourly": "0 * * * *",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@weekly": "0 0 * * 0",
+    "@monthly": "0 0 1 * *",
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+}
+
+# Far enough to find the next run of any valid expression (e.g. `0 0 29 2 *` within 8 years).
+_SEARCH_HORIZON = timedelta(days=366 * 8 + 2)
+
+
+def parse_cron(expression: str) -> str:
+    """Return the 5-field form of `expression`, or raise CronError saying what is wrong."""
+    text = " ".join(expression.split())
+    text = _MACROS.get(text.lower(), text)
+    if text.startswith("@"):
+        raise CronError(f"unknown macro {expression!r}; use @hourly, @daily, @weekly or @monthly")
+    if len(text.split(" ")) != 5:
+        raise CronError(f"{expression!r} must have 5 fields: minute hour day month weekday")
+    try:
+        probe = CronSim(text, datetime(2000, 1, 1, tzinfo=UTC))
+        next(probe)
+    except CronSimError as error:
+        raise CronError(f"{expression!r}: {error}") from None
+    except StopIteration:
+        raise CronError(f"{expression!r} never fires") from None
+    return text
+
+
+def _iterate(expression: str, zone: ZoneInfo, start: datetime, reverse: bool) -> Iterator[datetime]:
+    local = start.astimezone(zone)
+    # cronsim ignores seconds and microseconds in the start and compares whole minutes.
+    for fire in CronSim(parse_cron(expression), local, reverse=reverse):
+        yield fire.astimezone(UTC)
+
+
+def next_run(expression: str, zone: ZoneInfo, after: datetime) -> datetime:
+    """The first scheduled instant strictly after `after`."""
+    for fire in _iterate(expression, zone, after, reverse=False):
+        if fire > after:
+            return fire
+        if fire - after > _SEARCH_HORIZON:
+            break
+    raise CronError(f"{expression!r} has no run after {after.isoformat()}")
+
+
+def latest_run(expression: str, zone: ZoneInfo, at_or_before: datetime) -> datetime | None:
+    """The last scheduled instant at or before `at_or_before`, if any within the horizon."""
+    for fire in _iterate(expression, zone, at_or_before + timedelta(minutes=1), reverse=True):
+        if fire <= at_or_before:
+            return fire
+    return None
+
+
+def runs_between(
+    expression: str, zone: ZoneInfo, after: datetime, until: datetime, limit: int = 1000
+) -> list[datetime]:
+    """Scheduled instants in (after, until], oldest first, at most `limit` of the newest."""
+    runs: list[datetime] = []
+    for fire in _iterate(expression, zone, after, reverse=False):
+        if fire <= after:
+            continue
+        if fire > until:
+            break
+        runs.append(fire)
+    return runs[-limit:]
+
+
+@dataclass(frozen=True)
+class Window:
+    """A half-open report window [start, end) in UTC."""
+
+    start: datetime
+    end: datetime
+
+    @property
+    def seconds(self) -> int:
+        return int((self.end - self.start).total_seconds())
+
+    def previous(self) -> Window:
+        return Window(self.start - (self.end - self.start), self.start)
+
+
+Period = Literal["day", "week", "month"]
+
+
+def _period_start(local: datetime, period: Period) -> datetime:
+    day = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == "week":
+        day -= timedelta(days=day.weekday())
+    elif period == "month":
+        day = day.replace(day=1)
+    return day
+
+
+def _step_back(local_start: datetime, period: Period) -> datetime:
+    if period == "day":
+        previous = local_start - timedelta(days=1)
+    elif period == "week":
+        previous = local_start - timedelta(days=7)
+    elif local_start.month == 1:
+        previous = local_start.replace(year=local_start.year - 1, month=12)
+    else:
+        previous = local_start.replace(month=local_start.month - 1)
+    return previous
+
+
+def _at_local_midnight(naive_day: datetime, zone: ZoneInfo) -> datetime:
+    # Wall-clock arithmetic on naive values, then localise: a DST day is 23 or 25 hours long.
+    return naive_day.replace(tzinfo=zone).astimezone(UTC)
+
+
+def rolling_window(end: datetime, length: timedelta) -> Window:
+    return Window(end.astimezone(UTC) - length, end.astimezone(UTC))
+
+
+def calendar_window(at: datetime, period: Period, zone: ZoneInfo) -> Window:
+    """The whole calendar period before the one containing `at`, in `zone`."""
+    local = at.astimezone(zone).replace(tzinfo=None)
+    current = _period_start(local, period)
+    previous = _step_back(current, period)
+    return Window(_at_local_midnight(previous, zone), _at_local_midnight(current, zone))
+
+
+def format_rfc3339(instant: datetime) -> str:
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_rfc3339(text: str) -> datetime:
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
