@@ -84,25 +84,20 @@ def _write(documents: list[Document], directory: str) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    failures = 0
-    for name in args.files:
-        paths = sorted(Path(name).rglob("*.yaml")) if Path(name).is_dir() else [Path(name)]
-        for path in paths:
-            try:
-                docs = [d for d in yaml.safe_load_all(path.read_text()) if isinstance(d, dict)]
-            except (OSError, yaml.YAMLError) as error:
-                print(f"{path}: cannot read: {error}")
-                failures += 1
-                continue
-            for doc in docs:
-                if doc.get("kind") != api.KIND:
-                    continue
-                try:
-                    parse_spec(doc.get("spec"))
-                except InvalidSpec as error:
-                    print(f"{path}:{error.field}: {error.message}")
-                    failures += 1
-    return 1 if failures else 0
+    from opsreport.validate import validate_paths  # jsonschema is only needed here
+
+    names = [*(args.file or []), *args.files]
+    if not names:
+        raise UsageError("validate: name at least one FILE or DIR (-f FILE, or positionally)")
+    result = validate_paths(names)
+    for problem in result.problems:
+        print(problem)
+    verdict = "invalid" if result.problems else "valid"
+    print(
+        f"opsreport: {result.schedules} {api.KIND}(s) in {result.files} file(s): {verdict}",
+        file=sys.stderr,
+    )
+    return 0 if result.ok else 1
 
 
 def _operator(args: argparse.Namespace) -> int:
@@ -147,8 +142,17 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--at", help="render as if the schedule fired at this RFC 3339 time")
     render.add_argument("-o", "--output", required=True, help="directory for report.* files")
 
-    validate = commands.add_parser("validate", help="check ReportSchedule files offline")
-    validate.add_argument("files", nargs="+", metavar="FILE|DIR")
+    validate = commands.add_parser(
+        "validate",
+        help="check ReportSchedule files offline",
+        description="Check every ReportSchedule against the CRD's schema and opsreport's own "
+        "rules (cron, time zone, window). Other documents are ignored; a DIR is searched for "
+        "*.yaml and *.yml. Prints file:path: message per problem; exits 1 if there is any.",
+    )
+    validate.add_argument(
+        "-f", "--file", action="extend", nargs="+", metavar="FILE|DIR", help="repeatable"
+    )
+    validate.add_argument("files", nargs="*", metavar="FILE|DIR")
 
     run = commands.add_parser("operator", help="run the operator")
     run.add_argument("--prometheus-url", help="default when a schedule names none")

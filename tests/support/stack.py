@@ -51,8 +51,15 @@ def free_port() -> int:
 class OperatorProcess:
     """`opsreport operator` as a subprocess, logging to a file, stopped by PID."""
 
-    def __init__(self, kubeconfig: Path, workdir: Path, *, prometheus_url: str | None,
-                 extra_env: dict[str, str] | None = None, peering: str | None = None) -> None:
+    def __init__(
+        self,
+        kubeconfig: Path,
+        workdir: Path,
+        *,
+        prometheus_url: str | None,
+        extra_env: dict[str, str] | None = None,
+        peering: str | None = None,
+    ) -> None:
         self.kubeconfig = kubeconfig
         self.log_path = workdir / f"operator-{free_port()}.log"
         self.health_port = free_port()
@@ -64,15 +71,25 @@ class OperatorProcess:
     def start(self, timeout: float = 60.0) -> Self:
         env = {key: value for key, value in os.environ.items() if not key.startswith("OPSREPORT_")}
         env.update(KUBECONFIG=str(self.kubeconfig), PYTHONUNBUFFERED="1", **self.extra_env)
-        command = [sys.executable, "-m", "opsreport.cli", "operator", "--log-format", "plain",
-                   "--liveness", f"http://127.0.0.1:{self.health_port}/healthz", "--verbose"]
+        command = [
+            sys.executable,
+            "-m",
+            "opsreport.cli",
+            "operator",
+            "--log-format",
+            "plain",
+            "--liveness",
+            f"http://127.0.0.1:{self.health_port}/healthz",
+            "--verbose",
+        ]
         if self.prometheus_url:
             command += ["--prometheus-url", self.prometheus_url]
         if self.peering:
             command += ["--peering", self.peering]
         log = self.log_path.open("ab")
-        self._proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                      cwd=REPO, start_new_session=True)
+        self._proc = subprocess.Popen(
+            command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True
+        )
         log.close()
         wait_for(self._healthy, timeout=timeout, what=f"operator liveness ({self.log_path})")
         return self
@@ -109,6 +126,16 @@ class OperatorProcess:
             self.kill()
 
 
+def seed_scenario(kube: KubeApiServer, objects: list[dict[str, Any]]) -> None:
+    """Seed a scenario's objects; namespaces the emulator already has (default) are kept."""
+    kube.seed(
+        o
+        for o in objects
+        if o["kind"] != "Namespace"
+        or kube.get("v1", "namespaces", None, o["metadata"]["name"]) is None
+    )
+
+
 class LocalStack:
     """Kubernetes API emulator + Prometheus (with `history`, if given) + operator processes."""
 
@@ -126,7 +153,7 @@ class LocalStack:
         self.kube.apply_crd(crd_from_file(CRD_FILE))
         self.kube.write_kubeconfig(self.kubeconfig)
         if self.history is not None:
-            self.kube.seed(self.history.kube_objects())
+            seed_scenario(self.kube, self.history.kube_objects())
             self.prometheus = PrometheusServer(blocks_for(self.history)).start()
         return self
 
@@ -135,30 +162,51 @@ class LocalStack:
         return self.prometheus.url if self.prometheus else None
 
     def start_operator(self, **kwargs: Any) -> OperatorProcess:
-        operator = OperatorProcess(self.kubeconfig, self.workdir,
-                                   prometheus_url=kwargs.pop("prometheus_url", self.prometheus_url),
-                                   **kwargs)
+        operator = OperatorProcess(
+            self.kubeconfig,
+            self.workdir,
+            prometheus_url=kwargs.pop("prometheus_url", self.prometheus_url),
+            **kwargs,
+        )
         self.operators.append(operator)
         return operator.start()
 
-    def apply_schedule(self, name: str, namespace: str, spec: dict[str, Any],
-                       annotations: dict[str, str] | None = None) -> dict[str, Any]:
-        return self.kube.create({
-            "apiVersion": GROUP_VERSION, "kind": "ReportSchedule",
-            "metadata": {"name": name, "namespace": namespace, "annotations": annotations or {}},
-            "spec": spec,
-        })
+    def apply_schedule(
+        self,
+        name: str,
+        namespace: str,
+        spec: dict[str, Any],
+        annotations: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        return self.kube.create(
+            {
+                "apiVersion": GROUP_VERSION,
+                "kind": "ReportSchedule",
+                "metadata": {
+                    "name": name,
+                    "namespace": namespace,
+                    "annotations": annotations or {},
+                },
+                "spec": spec,
+            }
+        )
 
     def schedule(self, namespace: str, name: str) -> dict[str, Any] | None:
         return self.kube.get(GROUP_VERSION, "reportschedules", namespace, name)
 
     def report_configmaps(self, namespace: str, schedule: str) -> list[dict[str, Any]]:
-        return list(self.kube.list("v1", "configmaps", namespace,
-                                   label_selector=f"opsreport.dev/schedule={schedule}"))
+        return list(
+            self.kube.list(
+                "v1", "configmaps", namespace, label_selector=f"opsreport.dev/schedule={schedule}"
+            )
+        )
 
     def events_for(self, namespace: str, name: str) -> list[dict[str, Any]]:
-        return [event for event in self.kube.list("v1", "events", namespace)
-                if (event.get("involvedObject") or {}).get("name") == name]
+        return [
+            event
+            for event in self.kube.list("v1", "events", namespace)
+            if (event.get("involvedObject") or {}).get("name") == name
+        ]
 
     def stop(self) -> None:
         for operator in self.operators:
@@ -172,6 +220,10 @@ class LocalStack:
     def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
         self.stop()

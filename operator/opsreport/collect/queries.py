@@ -75,7 +75,10 @@ def availability_total(scope: Scope, window_seconds: int) -> str:
 
 
 def _cpu_rate(scope: Scope) -> str:
-    return f"rate(container_cpu_usage_seconds_total{scope.matchers(_CONTAINERS)}[5m])"
+    # A restarted container gets a new cgroup `id` and so a new series: sum the instances. The
+    # kubelet's and cAdvisor's jobs may both scrape one instance: `max by id` drops the duplicate.
+    rate = f"rate(container_cpu_usage_seconds_total{scope.matchers(_CONTAINERS)}[5m])"
+    return f"sum by ({_BY_CONTAINER}) (max by ({_BY_CONTAINER}, id) ({rate}))"
 
 
 def cpu_usage(scope: Scope, window_seconds: int, statistic: str) -> str:
@@ -87,16 +90,20 @@ def cpu_usage(scope: Scope, window_seconds: int, statistic: str) -> str:
         inner = f"{statistic}_over_time({subquery})"
     else:
         raise ValueError(f"unknown statistic {statistic!r}")
-    # kubelet's and cAdvisor's jobs may both scrape a container; their series are duplicates.
-    return f"max by ({_BY_CONTAINER}) ({inner})"
+    return inner
 
 
 def memory_usage(scope: Scope, window_seconds: int, statistic: str) -> str:
     if statistic not in ("avg", "max"):
         raise ValueError(f"unknown statistic {statistic!r}")
     selector = f"container_memory_working_set_bytes{scope.matchers(_CONTAINERS)}"
+    span = duration(window_seconds)
+    if statistic == "max":
+        return f"max by ({_BY_CONTAINER}) (max_over_time({selector}[{span}]))"
+    # The mean of every sample of every instance; duplicate jobs scale both sums alike.
     return (
-        f"max by ({_BY_CONTAINER}) ({statistic}_over_time({selector}[{duration(window_seconds)}]))"
+        f"sum by ({_BY_CONTAINER}) (sum_over_time({selector}[{span}]))"
+        f" / sum by ({_BY_CONTAINER}) (count_over_time({selector}[{span}]))"
     )
 
 

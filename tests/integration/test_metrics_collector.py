@@ -1,0 +1,154 @@
+"""The Prometheus collector against a real Prometheus holding the demo scenario's history.
+
+Every figure is compared with the scenario's answers, which the generator computes from the
+samples it wrote, not by asking Prometheus.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from statistics import fmean
+
+import pytest
+
+from opsreport.collect import queries
+from opsreport.collect.metrics import MetricFacts, collect_metrics
+from opsreport.collect.prometheus import PrometheusClient, PrometheusSettings
+from opsreport.scheduling import Window
+from tests.integration.conftest import DAY, END, SCOPE
+from tests.support.prometheus import PrometheusServer
+from tests.support.scenario import ContainerUsage, Expected, Scenario
+
+REL = 1e-9
+
+
+async def collect(prometheus: PrometheusServer, window: Window) -> tuple[MetricFacts, int]:
+    async with PrometheusClient(PrometheusSettings(url=prometheus.url)) as client:
+        facts = await collect_metrics(client, queries.Scope(SCOPE), window)
+        return facts, client.queries_sent
+
+
+@pytest.fixture
+def expected(scenario: Scenario, window: Window) -> Expected:
+    return scenario.expected(window.start, window.end, set(SCOPE))
+
+
+async def test_restarts_match_the_scenario(
+    prometheus: PrometheusServer, window: Window, expected: Expected
+) -> None:
+    facts, _ = await collect(prometheus, window)
+    assert facts.restarts is not None
+    measured = {(r.namespace, r.pod, r.container): r.restarts for r in facts.restarts.top}
+    assert measured == {key: n for key, n in expected.restarts_by_container.items() if n > 0}
+    assert facts.restarts.total == expected.restarts_total
+    reasons = {(r.namespace, r.pod, r.container): r.last_reason for r in facts.restarts.top}
+    assert reasons == {key: expected.last_reason_by_container[key] for key in measured}
+    assert [r.restarts for r in facts.restarts.top] == sorted(measured.values(), reverse=True)
+
+
+async def test_restarts_by_reason_group_by_last_reason(
+    prometheus: PrometheusServer, window: Window, expected: Expected
+) -> None:
+    facts, _ = await collect(prometheus, window)
+    assert facts.restarts is not None
+    by_reason: dict[str, int] = defaultdict(int)
+    for key, count in expected.restarts_by_container.items():
+        if count:
+            by_reason[expected.last_reason_by_container[key]] += count
+    assert facts.restarts.by_reason == dict(by_reason)
+
+
+async def test_availability_is_the_share_of_successful_scrapes(
+    prometheus: PrometheusServer, window: Window, expected: Expected
+) -> None:
+    facts, _ = await collect(prometheus, window)
+    assert expected.availability_ratio is not None
+    assert facts.availability.successful_scrapes == expected.up_ones
+    assert facts.availability.total_scrapes == expected.up_samples
+    assert facts.availability.percent == pytest.approx(100 * expected.availability_ratio, rel=REL)
+    assert facts.availability.percent < 100  # the scenario has a dip in each day
+
+
+async def test_resources_per_workload_match(
+    prometheus: PrometheusServer, window: Window, expected: Expected
+) -> None:
+    facts, _ = await collect(prometheus, window)
+    assert facts.workloads is not None
+    groups: dict[tuple[str, str, str, str], list[ContainerUsage]] = defaultdict(list)
+    for usage in expected.containers.values():
+        if usage.cpu_avg is None and usage.memory_avg is None:
+            continue
+        namespace, kind, name = usage.workload
+        groups[(namespace, kind, name, usage.container)].append(usage)
+    measured = {(w.namespace, w.kind, w.name, w.container): w for w in facts.workloads}
+    assert set(measured) == set(groups)
+    for key, usages in groups.items():
+        workload = measured[key]
+        assert workload.pods == len({u.pod for u in usages}), key
+        cpu_avgs = [u.cpu_avg for u in usages if u.cpu_avg is not None]
+        assert workload.cpu.avg == pytest.approx(fmean(cpu_avgs), rel=1e-6), key
+        assert workload.cpu.p95 == pytest.approx(
+            max(u.cpu_p95 for u in usages if u.cpu_p95 is not None), rel=1e-6
+        )
+        assert workload.cpu.max == pytest.approx(
+            max(u.cpu_max for u in usages if u.cpu_max is not None), rel=1e-6
+        )
+        mem_avgs = [u.memory_avg for u in usages if u.memory_avg is not None]
+        assert workload.memory.avg == pytest.approx(fmean(mem_avgs), rel=1e-6), key
+        assert workload.memory.max == max(u.memory_max for u in usages if u.memory_max is not None)
+        for field, values in (
+            ("cpu.request", [u.cpu_request for u in usages]),
+            ("cpu.limit", [u.cpu_limit for u in usages]),
+            ("memory.request", [u.memory_request for u in usages]),
+            ("memory.limit", [u.memory_limit for u in usages]),
+        ):
+            present = [v for v in values if v is not None]
+            section, attribute = field.split(".")
+            actual = getattr(getattr(workload, section), attribute)
+            assert actual == (max(present) if present else None), (key, field)
+
+
+async def test_a_container_without_limits_shows_none(
+    prometheus: PrometheusServer, window: Window, expected: Expected
+) -> None:
+    facts, _ = await collect(prometheus, window)
+    assert facts.workloads is not None
+    unlimited = {
+        (u.workload, u.container)
+        for u in expected.containers.values()
+        if u.memory_limit is None and u.memory_avg is not None
+    }
+    assert unlimited, "the scenario must include a container without a memory limit"
+    for workload in facts.workloads:
+        if ((workload.namespace, workload.kind, workload.name), workload.container) in unlimited:
+            assert workload.memory.limit is None
+
+
+async def test_out_of_scope_namespaces_are_excluded(
+    prometheus: PrometheusServer, window: Window
+) -> None:
+    facts, _ = await collect(prometheus, window)
+    assert facts.workloads is not None
+    assert facts.restarts is not None
+    assert {w.namespace for w in facts.workloads} <= set(SCOPE)
+    assert all(r.namespace in SCOPE for r in facts.restarts.top)
+
+
+async def test_the_query_count_is_fixed_and_recorded(
+    prometheus: PrometheusServer, window: Window
+) -> None:
+    facts, sent = await collect(prometheus, window)
+    assert sent == len(facts.queries) == 13
+    assert not facts.gaps
+
+
+async def test_an_unreachable_prometheus_leaves_gaps_not_numbers() -> None:
+    settings = PrometheusSettings(url="http://127.0.0.1:9", retries=0, timeout_seconds=2)
+    window = Window(END - DAY, END)
+    async with PrometheusClient(settings) as client:
+        facts = await collect_metrics(client, queries.Scope(SCOPE), window)
+    assert facts.restarts is None
+    assert facts.workloads is None
+    assert facts.availability.percent is None
+    assert {gap.section for gap in facts.gaps} == {"availability", "restarts", "resources"}
+    assert all("unreachable" in gap.reason for gap in facts.gaps)
