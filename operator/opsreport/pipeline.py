@@ -21,6 +21,7 @@ from opsreport.model.report import (
     ReportData,
     Resources,
     Restarts,
+    Scaling,
     ScheduleRef,
     ScopeData,
     WindowData,
@@ -92,7 +93,7 @@ async def _metrics(
 ) -> tuple[MetricFacts, int]:
     if settings is None:
         facts = MetricFacts()
-        for section in ("availability", "restarts", "resources"):
+        for section in ("availability", "restarts", "resources", "scaling"):
             facts.gaps.append(
                 DataGap(section=section, source="prometheus", reason="no Prometheus URL configured")
             )
@@ -136,6 +137,7 @@ async def collect_report(request: ReportRequest, sources: Sources, clock: Clock)
         availability=metrics.availability,
         restarts=restarts,
         resources=Resources(workloads=metrics.workloads or []),
+        scaling=Scaling(hpas=metrics.hpas),
         pods=pods,
         data_gaps=gaps,
         meta=Meta(

@@ -214,7 +214,7 @@ def outcome_status(schedule: Schedule, run: DueRun, outcome: ReportOutcome, now:
         if report.availability.percent is not None
         else None,
         "restarts": restarts,
-        "rescales": None,
+        "rescales": report.scaling.rescales,
         "dataGaps": len(report.data_gaps),
     }
     last_report: Json = {

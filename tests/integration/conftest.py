@@ -32,7 +32,7 @@ def prometheus(
 ) -> Iterator[PrometheusServer]:
     if not prometheus_available():
         pytest.skip("prometheus/promtool are not installed (make install)")
-    cache = request.config.cache
+    cache = getattr(request.config, "cache", None)  # absent under -p no:cacheprovider
     cache_dir = Path(cache.mkdir("opsreport-blocks")) if cache else tmp_path_factory.mktemp("b")
     with PrometheusServer(blocks_for(scenario, cache_dir)) as server:
         yield server

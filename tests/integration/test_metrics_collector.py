@@ -138,7 +138,7 @@ async def test_the_query_count_is_fixed_and_recorded(
     prometheus: PrometheusServer, window: Window
 ) -> None:
     facts, sent = await collect(prometheus, window)
-    assert sent == len(facts.queries) == 13
+    assert sent == len(facts.queries) == 17
     assert not facts.gaps
 
 
@@ -150,5 +150,28 @@ async def test_an_unreachable_prometheus_leaves_gaps_not_numbers() -> None:
     assert facts.restarts is None
     assert facts.workloads is None
     assert facts.availability.percent is None
-    assert {gap.section for gap in facts.gaps} == {"availability", "restarts", "resources"}
+    assert {gap.section for gap in facts.gaps} == {
+        "availability",
+        "restarts",
+        "resources",
+        "scaling",
+    }
+    assert facts.hpas is None
     assert all("unreachable" in gap.reason for gap in facts.gaps)
+
+
+async def test_hpa_rescales_and_peaks_match(
+    prometheus: PrometheusServer, window: Window, expected: Expected
+) -> None:
+    facts, _ = await collect(prometheus, window)
+    assert facts.hpas is not None
+    measured = {(h.namespace, h.name): h for h in facts.hpas}
+    assert set(measured) == set(expected.hpas)
+    for key, hpa in expected.hpas.items():
+        assert measured[key].rescales == hpa.rescales
+        assert measured[key].peak_replicas == hpa.peak_replicas
+        assert (measured[key].min_replicas, measured[key].max_replicas) == (
+            hpa.min_replicas,
+            hpa.max_replicas,
+        )
+    assert any(h.rescales > 0 for h in facts.hpas)

@@ -69,7 +69,7 @@ async def test_a_report_is_true_and_stored(
     assert report["restarts"]["total"] == expected.restarts_total
     assert report["availability"]["totalScrapes"] == expected.up_samples
     assert report["availability"]["percent"] == pytest.approx(100 * expected.availability_ratio)
-    assert report["meta"]["promQueries"] == 13
+    assert report["meta"]["promQueries"] == 17
     assert report["meta"]["apiRequests"] == len(SCOPE)
     assert report["dataGaps"] == []
     assert report["status"] in ("warning", "critical")  # the scenario has an OOMKill and a dip
@@ -124,6 +124,8 @@ async def test_without_sources_the_report_says_what_is_missing(kube_api: KubeApi
         "availability",
         "restarts",
         "resources",
+        "scaling",
         "pods",
     }
     jsonschema.validate(report, SCHEMA)
+    assert report["scaling"]["hpas"] is None

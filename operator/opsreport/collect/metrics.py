@@ -19,6 +19,7 @@ from opsreport.model.report import (
     Availability,
     CpuUsage,
     DataGap,
+    HpaActivity,
     MemoryUsage,
     QueryRecord,
     RestartRow,
@@ -37,6 +38,7 @@ class MetricFacts:
     restarts: Restarts | None = None
     last_reasons: dict[ContainerKey, str] = field(default_factory=dict)
     workloads: list[WorkloadUsage] | None = None
+    hpas: list[HpaActivity] | None = None
     gaps: list[DataGap] = field(default_factory=list)
     queries: list[QueryRecord] = field(default_factory=list)
 
@@ -243,6 +245,43 @@ async def _resources(
     return _fold(results, owners)
 
 
+def _by_hpa(samples: list[Sample]) -> dict[tuple[str, str], int]:
+    return {
+        (s.labels.get("namespace", ""), s.labels.get("horizontalpodautoscaler", "")): round(s.value)
+        for s in samples
+    }
+
+
+async def _scaling(
+    section: _Section, scope: queries.Scope, seconds: int
+) -> list[HpaActivity] | None:
+    results = await section.run(
+        {
+            "scaling.rescales": queries.hpa_rescales(scope, seconds),
+            "scaling.peakReplicas": queries.hpa_replicas(scope, seconds, "peak"),
+            "scaling.minReplicas": queries.hpa_replicas(scope, seconds, "min"),
+            "scaling.maxReplicas": queries.hpa_replicas(scope, seconds, "max"),
+        }
+    )
+    if results is None:
+        return None
+    rescales = _by_hpa(results["scaling.rescales"])
+    peak = _by_hpa(results["scaling.peakReplicas"])
+    low = _by_hpa(results["scaling.minReplicas"])
+    high = _by_hpa(results["scaling.maxReplicas"])
+    return [
+        HpaActivity(
+            namespace=ns,
+            name=name,
+            rescales=count,
+            peak_replicas=peak.get((ns, name)),
+            min_replicas=low.get((ns, name)),
+            max_replicas=high.get((ns, name)),
+        )
+        for (ns, name), count in sorted(rescales.items())
+    ]
+
+
 async def collect_metrics(
     client: PrometheusClient, scope: queries.Scope, window: Window
 ) -> MetricFacts:
@@ -252,11 +291,12 @@ async def collect_metrics(
     def section(name: str) -> _Section:
         return _Section(client, facts, name, window.end)
 
-    availability, (restarts, reasons), workloads = await asyncio.gather(
+    availability, (restarts, reasons), workloads, hpas = await asyncio.gather(
         _availability(section("availability"), scope, seconds),
         _restarts(section("restarts"), scope, seconds),
         _resources(section("resources"), scope, seconds),
+        _scaling(section("scaling"), scope, seconds),
     )
     facts.availability, facts.restarts, facts.last_reasons = availability, restarts, reasons
-    facts.workloads = workloads
+    facts.workloads, facts.hpas = workloads, hpas
     return facts

@@ -133,3 +133,25 @@ def replicaset_owners(scope: Scope, window_seconds: int) -> str:
         "max by (namespace, replicaset, owner_kind, owner_name) "
         f"(max_over_time(kube_replicaset_owner{scope.matchers()}[{duration(window_seconds)}]))"
     )
+
+
+_HPA = "kube_horizontalpodautoscaler"
+_BY_HPA = "namespace, horizontalpodautoscaler"
+
+
+def hpa_rescales(scope: Scope, window_seconds: int) -> str:
+    """How often current replicas changed in the window."""
+    series = f"{_HPA}_status_current_replicas{scope.matchers()}"
+    return f"max by ({_BY_HPA}) (changes({series}[{duration(window_seconds)}]))"
+
+
+def hpa_replicas(scope: Scope, window_seconds: int, which: str) -> str:
+    """`peak` current replicas, or the `min`/`max` bounds last set in the window."""
+    span = duration(window_seconds)
+    if which == "peak":
+        series = f"{_HPA}_status_current_replicas{scope.matchers()}"
+        return f"max by ({_BY_HPA}) (max_over_time({series}[{span}]))"
+    if which in ("min", "max"):
+        series = f"{_HPA}_spec_{which}_replicas{scope.matchers()}"
+        return f"max by ({_BY_HPA}) (last_over_time({series}[{span}]))"
+    raise ValueError(f"unknown replica figure {which!r}")

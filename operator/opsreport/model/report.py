@@ -93,6 +93,24 @@ class WorkloadUsage(_Model):
     memory: MemoryUsage
 
 
+class HpaActivity(_Model):
+    namespace: str
+    name: str
+    min_replicas: int | None = None
+    max_replicas: int | None = None
+    rescales: int
+    peak_replicas: int | None = None
+
+
+class Scaling(_Model):
+    # None: not measured; an empty list: measured, and the scope has no HPA.
+    hpas: list[HpaActivity] | None = None
+
+    @property
+    def rescales(self) -> int | None:
+        return None if self.hpas is None else sum(h.rescales for h in self.hpas)
+
+
 class Resources(_Model):
     workloads: list[WorkloadUsage] = Field(default_factory=list)
 
@@ -155,6 +173,7 @@ class ReportData(_Model):
     restarts: Restarts = Restarts()
     resources: Resources = Resources()
     pods: Pods = Pods()
+    scaling: Scaling = Scaling()
     data_gaps: list[DataGap] = Field(default_factory=list)
     meta: Meta = Meta()
 

@@ -52,6 +52,13 @@ def summary_sentences(report: ReportData) -> list[str]:
     if over_limit:
         names = ", ".join(f"{w.namespace}/{w.name}:{w.container}" for w in over_limit[:3])
         sentences.append(f"Memory peaked at 90% or more of its limit in {names}.")
+    for hpa in report.scaling.hpas or []:
+        if hpa.rescales:
+            bounds = f" of {hpa.max_replicas} allowed" if hpa.max_replicas is not None else ""
+            sentences.append(
+                f"HPA {hpa.namespace}/{hpa.name} rescaled {_plural(hpa.rescales, 'time')},"
+                f" peaking at {hpa.peak_replicas} replicas{bounds}."
+            )
     if report.data_gaps:
         sections = ", ".join(sorted({gap.section for gap in report.data_gaps}))
         sentences.append(f"Some data is missing ({sections}); see Data gaps.")
