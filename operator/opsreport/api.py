@@ -10,6 +10,12 @@ PLURAL = "reportschedules"
 
 REPORT_SCHEMA = "opsreport.dev/report/v1"
 
+
+def schedule_path(namespace: str, name: str) -> str:
+    """The API path of one ReportSchedule."""
+    return f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{PLURAL}/{name}"
+
+
 # Labels and annotations on what we write.
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
 MANAGED_BY = "opsreport"
@@ -23,7 +29,7 @@ ANNOTATION_SHA256 = f"{GROUP}/sha256"
 # Set on a ReportSchedule by a user: each distinct value runs one report for the window ending now.
 ANNOTATION_RUN_NOW = f"{GROUP}/run-now"
 
-# Condition types and reasons (CamelCase, specific; see docs/operations.md).
+# Condition types and reasons (CamelCase, specific; see docs/reference.md).
 CONDITION_READY = "Ready"
 CONDITION_DEGRADED = "Degraded"
 REASON_SCHEDULED = "Scheduled"

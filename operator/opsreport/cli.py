@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import secrets
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -126,6 +127,8 @@ def _operator(args: argparse.Namespace) -> int:
         clusterwide=not namespaces,
         namespaces=namespaces,
         liveness_endpoint=args.liveness or config.liveness_endpoint,
+        # Peers with equal priority all pause in kopf; a random one makes exactly one active.
+        priority=secrets.randbelow(2**31) if config.peering else 0,
     )
     return 0
 

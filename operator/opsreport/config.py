@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 class OperatorConfig:
     prometheus_url: str | None = None
     prometheus_timeout_seconds: float = 30.0
+    # Sent as `Authorization: Bearer …`; never logged or written to status.
+    prometheus_bearer_token: str | None = field(default=None, repr=False)
     tick_seconds: float = 10.0
     max_concurrent_reports: int = 4
     namespaces: tuple[str, ...] = ()
@@ -27,6 +29,7 @@ class OperatorConfig:
         return cls(
             prometheus_url=env.get("OPSREPORT_PROMETHEUS_URL") or None,
             prometheus_timeout_seconds=float(env.get("OPSREPORT_PROMETHEUS_TIMEOUT_SECONDS", "30")),
+            prometheus_bearer_token=env.get("OPSREPORT_PROMETHEUS_BEARER_TOKEN") or None,
             tick_seconds=float(env.get("OPSREPORT_TICK_SECONDS", "10")),
             max_concurrent_reports=int(env.get("OPSREPORT_MAX_CONCURRENT_REPORTS", "4")),
             namespaces=namespaces,

@@ -18,19 +18,19 @@ from opsreport.model.spec import InvalidSpec, ReportScheduleSpec, parse_spec
 from opsreport.model.status import push_history, set_condition
 from opsreport.pipeline import ReportOutcome
 from opsreport.scheduling import (
+    Skipped,
     Window,
     calendar_window,
     format_rfc3339,
-    latest_run,
     next_run,
     parse_rfc3339,
+    plan_runs,
     rolling_window,
 )
 
 Json = dict[str, Any]
 Trigger = Literal["schedule", "run-now"]
 
-HISTORY_LIMIT = 10
 MAX_ATTEMPTS = 6
 RETRY_BASE = timedelta(seconds=30)
 RETRY_CAP = timedelta(minutes=15)
@@ -111,26 +111,79 @@ def _whole_seconds(instant: datetime) -> datetime:
     return instant.replace(microsecond=0)
 
 
-def due_run(schedule: Schedule, now: datetime) -> DueRun | None:
+@dataclass(frozen=True)
+class Decision:
+    """What a tick should do: at most one run, and cron times to record as skipped."""
+
+    run: DueRun | None = None
+    skipped: tuple[Skipped, ...] = ()
+
+
+def decide(schedule: Schedule, now: datetime, *, ignore_claim: bool = False) -> Decision:
+    """The run due now, in priority order: a claimed run, a new run-now value, the cron.
+
+    `ignore_claim` asks what the cron alone would run, to let concurrencyPolicy Replace see
+    a newer window while the claimed one is still running.
+    """
     status = schedule.status
     pending = status.get("pendingRun")
-    if pending:
+    if pending and not ignore_claim:
         not_before = pending.get("notBefore")
         if not_before and parse_rfc3339(not_before) > now:
-            return None
-        return DueRun.from_status(pending)
+            return Decision()
+        return Decision(DueRun.from_status(pending))
     run_now = schedule.annotations.get(api.ANNOTATION_RUN_NOW)
-    if run_now and run_now != (status.get("runNow") or {}).get("value"):
+    if run_now and run_now != (status.get("runNow") or {}).get("value") and not ignore_claim:
         at = _whole_seconds(now)
-        return DueRun("run-now", at, window_ending(schedule.spec, at), run_now_value=run_now)
+        return Decision(
+            DueRun("run-now", at, window_ending(schedule.spec, at), run_now_value=run_now)
+        )
     if schedule.spec.suspend:
-        return None
+        return Decision()
+    spec = schedule.spec
     last = status.get("lastScheduleTime")
-    anchor = parse_rfc3339(last) if last else schedule.created
-    latest = latest_run(schedule.spec.schedule, schedule.spec.zone, now)
-    if latest is None or latest <= anchor:
-        return None
-    return DueRun("schedule", latest, window_ending(schedule.spec, latest))
+    deadline = spec.starting_deadline_seconds
+    plan = plan_runs(
+        spec.schedule,
+        spec.zone,
+        after=parse_rfc3339(last) if last else schedule.created,
+        now=now,
+        settle=spec.window.settle,
+        deadline=timedelta(seconds=deadline) if deadline is not None else None,
+        catch_up=spec.catch_up,
+    )
+    if plan.run is None:
+        return Decision(None, plan.skipped)
+    return Decision(DueRun("schedule", plan.run, window_ending(spec, plan.run)), plan.skipped)
+
+
+def due_run(schedule: Schedule, now: datetime) -> DueRun | None:
+    return decide(schedule, now).run
+
+
+def skipped_status(schedule: Schedule, skipped: tuple[Skipped, ...], now: datetime) -> Json:
+    """Record skipped cron times once: lastScheduleTime moves past them, history says why."""
+    if not skipped:
+        return {}
+    history = schedule.status.get("history")
+    for group in skipped:
+        message = (
+            f"skipped {group.count} run(s) from {format_rfc3339(group.first)}"
+            f" to {format_rfc3339(group.last)}"
+        )
+        entry = {
+            "window": _window_status(window_ending(schedule.spec, group.last)),
+            "trigger": "schedule",
+            "result": "Skipped",
+            "reason": group.reason,
+            "message": message,
+            "finishedAt": format_rfc3339(now),
+        }
+        history = push_history(history, entry, schedule.spec.history_limit)
+    return {
+        "lastScheduleTime": format_rfc3339(max(group.last for group in skipped)),
+        "history": history,
+    }
 
 
 def next_schedule_time(schedule: Schedule, now: datetime) -> datetime | None:
@@ -178,14 +231,29 @@ def invalid_spec_status(body: Json, error: InvalidSpec, now: datetime) -> Json:
     }
 
 
-def claim_status(run: DueRun) -> Json:
-    return {"pendingRun": run.to_status()}
+def replaced_status(schedule: Schedule, run: DueRun, now: datetime) -> Json:
+    """concurrencyPolicy Replace cancelled `run` for a newer one; its window is given up."""
+    entry = {
+        "window": _window_status(run.window),
+        "trigger": run.trigger,
+        "result": "Replaced",
+        "reason": "ConcurrencyPolicy",
+        "message": "cancelled for a newer run (concurrencyPolicy: Replace)",
+        "finishedAt": format_rfc3339(now),
+    }
+    return _finish(schedule, run, now, entry)
+
+
+def claim_status(run: DueRun, state: str = "Running") -> Json:
+    claim = run.to_status()
+    claim["state"] = state
+    return {"pendingRun": claim}
 
 
 def _finish(schedule: Schedule, run: DueRun, now: datetime, entry: Json) -> Json:
     patch: Json = {
         "pendingRun": None,
-        "history": push_history(schedule.status.get("history"), entry, HISTORY_LIMIT),
+        "history": push_history(schedule.status.get("history"), entry, schedule.spec.history_limit),
     }
     if run.trigger == "schedule":
         patch["lastScheduleTime"] = format_rfc3339(run.scheduled_time)

@@ -163,3 +163,65 @@ def parse_rfc3339(text: str) -> datetime:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
+
+
+CatchUp = Literal["All", "Latest", "None"]
+
+# With catchUp None, a run this late after its time (plus settle) counts as missed.
+ON_TIME = timedelta(minutes=5)
+# Bounds the work of one decision after a very long downtime; older times count as skipped.
+MAX_SCAN = 20_000
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """Cron times given up, with why: StartingDeadlineExceeded or CatchUpPolicy."""
+
+    reason: str
+    count: int
+    first: datetime
+    last: datetime
+
+
+@dataclass(frozen=True)
+class Plan:
+    run: datetime | None = None
+    skipped: tuple[Skipped, ...] = ()
+
+
+def _group(reason: str, times: list[datetime]) -> tuple[Skipped, ...]:
+    return (Skipped(reason, len(times), times[0], times[-1]),) if times else ()
+
+
+def plan_runs(
+    expression: str,
+    zone: ZoneInfo,
+    *,
+    after: datetime,
+    now: datetime,
+    settle: timedelta,
+    deadline: timedelta | None,
+    catch_up: CatchUp,
+) -> Plan:
+    """Which cron time in (after, now - settle] to run now, and which to give up.
+
+    A time T may run once its window has settled (now >= T + settle). It has expired when
+    `deadline` is set and now > T + settle + deadline. `All` runs the oldest live time first,
+    `Latest` only the newest, `None` only a time that is not late; the rest are skipped.
+    """
+    eligible = runs_between(expression, zone, after, now - settle, limit=MAX_SCAN)
+
+    def expired(fire: datetime) -> bool:
+        return deadline is not None and now > fire + settle + deadline
+
+    stale = [fire for fire in eligible if expired(fire)]
+    live = [fire for fire in eligible if not expired(fire)]
+    skipped = _group("StartingDeadlineExceeded", stale)
+    if not live:
+        return Plan(None, skipped)
+    if catch_up == "All":
+        return Plan(live[0], skipped)
+    newest = live[-1]
+    if catch_up == "None" and now > newest + settle + ON_TIME:
+        return Plan(None, skipped + _group("CatchUpPolicy", live))
+    return Plan(newest, skipped + _group("CatchUpPolicy", live[:-1]))

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.e2e
 SCOPE = ["payments", "shop"]
 SPEC: dict[str, Any] = {
     "schedule": "@daily",
-    "window": {"duration": "24h"},
+    "window": {"duration": "24h", "settleSeconds": 0},
     "formats": ["markdown", "json"],
     "scope": {"namespaces": SCOPE},
 }

@@ -175,7 +175,9 @@ def test_rendered_objects_are_valid_kubernetes(values: str) -> None:
                 # strict: unknown fields fail too, as a typo in a template would.
                 kubernetes_validate.validate(doc, version, strict=True)
             except kubernetes_validate.ValidationError as error:
-                errors.append(f"{name} on {version}: {'.'.join(map(str, error.path))}: {error}")
+                errors.append(
+                    f"{name} on {version}: {'.'.join(map(str, error.path))}: {error.message}"
+                )
             except kubernetes_validate.SchemaNotFoundError as error:
                 errors.append(f"{name} on {version}: {error.message}")
     assert not errors, "\n".join(errors)

@@ -152,3 +152,11 @@ def test_schema_rejects_a_wrong_document() -> None:
     data["restarts"]["total"] = "five"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(data, report_json_schema())
+
+
+@pytest.mark.parametrize("template", ["daily", "monthly"])
+@pytest.mark.parametrize("fmt", ["markdown", "html"])
+def test_every_builtin_template_renders(template: str, fmt: str) -> None:
+    (document,) = render_documents(full_report(), template, (fmt,))
+    assert "Shop daily" in document.content
+    assert "no data" not in document.content.split("Sources")[0] or fmt == "html"

@@ -127,8 +127,11 @@ def test_wrong_api_version_and_missing_name(
     )
     code, out = run(capsys, str(file))
     assert code == 1
-    assert out[0] == f"{file}:apiVersion: 'opsreport.dev/v1' is not opsreport.dev/v1alpha1"
-    assert out[1] == f"{file}:metadata.name: required"
+    assert out == [
+        f"{file}:apiVersion: 'opsreport.dev/v1' is not opsreport.dev/v1alpha1"
+        " (ReportSchedule shop-daily)",
+        f"{file}:metadata.name: required",  # no name to tell it apart by
+    ]
 
 
 def test_directories_are_searched_for_yaml_and_yml(

@@ -100,8 +100,9 @@ def build_configmap(
 class ConfigMapSink:
     type = "configMap"
 
-    def __init__(self, api_client: KubeApi) -> None:
+    def __init__(self, api_client: KubeApi, output: ConfigMapOutput | None = None) -> None:
         self._api = api_client
+        self._output = output or ConfigMapOutput()
 
     async def deliver(
         self,
@@ -125,18 +126,122 @@ class ConfigMapSink:
             return OutputResult(
                 self.type, location, ok=False, message=str(error), reason="DeliveryFailed"
             )
-        return OutputResult(self.type, location, ok=True, bytes=size)
+        # The report is stored: what follows is upkeep, and its failure must not make the run
+        # retry (a rerun would only store the same report again). It is said in the status.
+        notes: list[str] = []
+        if self._output.latest:
+            try:
+                await self._update_latest(namespace, body)
+            except KubeError as error:
+                notes.append(f"{latest_name(identity.schedule.name)} not updated: {error}")
+        if self._output.keep is not None:
+            try:
+                deleted = await self._prune(namespace, identity.schedule.name, name)
+            except KubeError as error:
+                notes.append(f"retention failed: {error}")
+            else:
+                if deleted:
+                    notes.append(f"retention deleted {', '.join(deleted)}")
+        for note in notes:
+            logger.warning("configMap output of %s/%s: %s", namespace, name, note)
+        return OutputResult(self.type, location, ok=True, bytes=size, message="; ".join(notes))
 
-    async def _write(self, namespace: str, name: str, body: Json) -> None:
+    async def _update_latest(self, namespace: str, report_body: Json) -> None:
+        body = build_latest(report_body)
+        ours = _window_start(body)
+
+        def older(current: Json) -> bool:
+            # Only ever move forward: a late rerun of an old window leaves the newer one.
+            theirs = _window_start(current)
+            return theirs is None or ours is None or theirs <= ours
+
+        await self._write(namespace, body["metadata"]["name"], body, replace_if=older)
+
+    async def _prune(self, namespace: str, schedule: str, keep_name: str) -> list[str]:
+        """Delete this schedule's reports beyond `keep`, oldest windows first."""
+        keep = self._output.keep
+        assert keep is not None
+        label = schedule_label(schedule)
+        selector = (
+            f"{api.LABEL_MANAGED_BY}={api.MANAGED_BY},{api.LABEL_SCHEDULE}={label},"
+            f"{api.LABEL_WINDOW_START},!{LABEL_LATEST}"
+        )
+        path = f"/api/v1/namespaces/{namespace}/configmaps"
+        reports: list[Json] = []
+        async for page in self._api.list_pages(path, label_selector=selector):
+            for item in page:
+                labels = (item.get("metadata") or {}).get("labels") or {}
+                # The selector says the same; checked again because deleting is not undoable.
+                if (
+                    labels.get(api.LABEL_MANAGED_BY) == api.MANAGED_BY
+                    and labels.get(api.LABEL_SCHEDULE) == label
+                    and labels.get(api.LABEL_WINDOW_START)
+                    and LABEL_LATEST not in labels
+                    and item["metadata"].get("namespace", namespace) == namespace
+                ):
+                    reports.append(item)
+        reports.sort(
+            key=lambda item: (
+                item["metadata"]["labels"][api.LABEL_WINDOW_START],
+                item["metadata"]["name"],
+            ),
+            reverse=True,
+        )
+        deleted = []
+        for item in reports[keep:]:
+            meta = item["metadata"]
+            if meta["name"] == keep_name:
+                continue  # never the report just written, even when it is an old window
+            options: Json = {"apiVersion": "v1", "kind": "DeleteOptions"}
+            if meta.get("uid"):
+                # Only the object we listed, not one created under its name since.
+                options["preconditions"] = {"uid": meta["uid"]}
+            try:
+                await self._api.request("DELETE", f"{path}/{meta['name']}", body=options)
+            except KubeError as error:
+                if error.status not in (404, 409):  # gone, or replaced: either way not ours now
+                    raise
+                continue
+            deleted.append(meta["name"])
+        return deleted
+
+    async def _write(
+        self,
+        namespace: str,
+        name: str,
+        body: Json,
+        *,
+        replace_if: Callable[[Json], bool] | None = None,
+    ) -> bool:
+        """Create, or replace whole (a rerun of the same window). False if `replace_if` says no."""
         collection = f"/api/v1/namespaces/{namespace}/configmaps"
-        try:
-            await self._api.request("POST", collection, body=body)
-            return
-        except KubeError as error:
-            if error.status != 409:
-                raise
-        # The same window was stored before (a rerun after a crash): replace it whole.
-        current = await self._api.get(f"{collection}/{name}")
-        if current is not None:
-            body["metadata"]["resourceVersion"] = current["metadata"].get("resourceVersion")
-        await self._api.request("PUT", f"{collection}/{name}", body=body)
+        for attempt in range(_WRITE_ATTEMPTS):
+            try:
+                await self._api.request("POST", collection, body=body)
+                return True
+            except KubeError as error:
+                if error.status != 409:
+                    raise
+            current = await self._api.get(f"{collection}/{name}")
+            if current is None:
+                continue  # deleted in between: create it again
+            if replace_if is not None and not replace_if(current):
+                return False
+            replacement = copy.deepcopy(body)
+            replacement["metadata"]["resourceVersion"] = current["metadata"].get("resourceVersion")
+            try:
+                await self._api.request("PUT", f"{collection}/{name}", body=replacement)
+                return True
+            except KubeError as error:
+                # Someone wrote it since we read it: read it again, unless out of attempts.
+                if error.status != 409 or attempt == _WRITE_ATTEMPTS - 1:
+                    raise
+        raise KubeError(409, f"configmap {namespace}/{name} kept changing while being written")
+
+
+def _window_start(body: Json) -> datetime | None:
+    window = ((body.get("metadata") or {}).get("annotations") or {}).get(api.ANNOTATION_WINDOW)
+    try:
+        return parse_rfc3339(str(window).split("/")[0]) if window else None
+    except ValueError:
+        return None

@@ -7,9 +7,10 @@ from typing import Any
 import kopf
 
 from opsreport import api
+from opsreport.kube import KubeError
 from opsreport.model.spec import InvalidSpec
-from opsreport.reconcile import due_run, invalid_spec_status, parse_schedule, spec_status
-from opsreport.service import Operator
+from opsreport.reconcile import invalid_spec_status, parse_schedule, spec_status
+from opsreport.service import Notice, Operator
 
 # How often each schedule checks whether a run is due; cheap, because the check is pure maths.
 TICK_SECONDS = 5.0
@@ -35,9 +36,7 @@ async def reconcile(
 
 
 @kopf.timer(*RESOURCE, id="tick", interval=TICK_SECONDS, initial_delay=1.0)
-async def tick(
-    body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: kopf.Logger, **_: Any
-) -> None:
+async def tick(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
     operator: Operator = memo.operator
     try:
         schedule = parse_schedule(dict(body))
@@ -45,13 +44,14 @@ async def tick(
         return  # reconcile has reported it; nothing can run until the spec is fixed
     if schedule.generation != schedule.status.get("observedGeneration"):
         return  # reconcile has not judged this generation yet
-    run = due_run(schedule, operator.clock())
-    if run is None:
-        return
-    logger.info("running %s report for %s – %s", run.trigger, run.window.start, run.window.end)
-    result = await operator.execute(schedule, run)
-    patch.status.update(result.status)
-    for notice in result.notices:
+
+    def notify(notice: Notice) -> None:
         kopf.event(body, type=notice.type, reason=notice.reason, message=notice.message)
         log = logger.warning if notice.type == "Warning" else logger.info
         log("%s: %s", notice.reason, notice.message)
+
+    try:
+        await operator.tick(schedule, notify)
+    except KubeError as error:
+        # 409/429/5xx from the API server: try again on a later tick, never crash the timer.
+        logger.warning("could not act on the schedule: %s", error)

@@ -43,6 +43,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
 async def close(memo: kopf.Memo, **_: Any) -> None:
     operator = getattr(memo, "operator", None)
     if operator is not None:
+        await operator.shutdown()
         await operator.kube.close()
 
 

@@ -58,6 +58,8 @@ Format = Literal["markdown", "html", "json"]
 class WindowSpec(_Model):
     duration: str | None = None
     calendar: CalendarPeriod | None = None
+    # Collection waits this long after the window ends, so Prometheus has scraped its last minutes.
+    settle_seconds: int = Field(default=300, ge=0, le=86400)
 
     @field_validator("duration")
     @classmethod
@@ -75,6 +77,10 @@ class WindowSpec(_Model):
     @property
     def length(self) -> timedelta | None:
         return parse_duration(self.duration) if self.duration else None
+
+    @property
+    def settle(self) -> timedelta:
+        return timedelta(seconds=self.settle_seconds)
 
 
 class TemplateSpec(_Model):
@@ -126,16 +132,91 @@ class PrometheusSpec(_Model):
 
 
 class ConfigMapOutput(_Model):
-    pass
+    # Reports of this schedule to keep, newest windows first; None keeps every report.
+    keep: int | None = Field(default=None, ge=1, le=1000)
+    # Also keep `<schedule>-latest`, a stable name for dashboards and links.
+    latest: bool = False
+
+
+_DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
+_SECRET_KEY = r"^[-._a-zA-Z0-9]+$"
+MAX_PRESIGN_SECONDS = 7 * 24 * 3600  # SigV4 presigned URLs cannot live longer
+# Seconds in the default: two run-now reports in one minute must not share a key.
+DEFAULT_KEY_TEMPLATE = "{namespace}/{schedule}/{window.start:%Y/%m/%d/%H%M%S}/report.{ext}"
+
+
+class SecretKeyRef(_Model):
+    """A Secret in the schedule's own namespace; there is deliberately no namespace field."""
+
+    name: str = Field(min_length=1, max_length=253, pattern=_DNS_SUBDOMAIN)
+    access_key_id_key: str = Field(default="accessKeyId", max_length=253, pattern=_SECRET_KEY)
+    secret_access_key_key: str = Field(
+        default="secretAccessKey", max_length=253, pattern=_SECRET_KEY
+    )
+    # Used when the Secret has it (temporary credentials); absent is fine.
+    session_token_key: str = Field(default="sessionToken", max_length=253, pattern=_SECRET_KEY)
+
+
+class ServerSideEncryption(_Model):
+    type: Literal["AES256", "aws:kms"]
+    kms_key_id: str | None = Field(default=None, min_length=1, max_length=2048)
+
+    @model_validator(mode="after")
+    def _kms_key_only_for_kms(self) -> ServerSideEncryption:
+        if self.kms_key_id is not None and self.type != "aws:kms":
+            raise ValueError("kmsKeyId needs type aws:kms")
+        return self
+
+
+class S3Output(_Model):
+    bucket: str = Field(min_length=3, max_length=63, pattern=r"^[a-z0-9][a-z0-9._-]*[a-z0-9]$")
+    prefix: str = Field(default="", max_length=512)
+    endpoint: str | None = Field(default=None, max_length=2048)
+    region: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    force_path_style: bool = False
+    key_template: str = Field(default=DEFAULT_KEY_TEMPLATE, min_length=1, max_length=512)
+    credentials_secret_ref: SecretKeyRef | None = None
+    server_side_encryption: ServerSideEncryption | None = None
+    keep: int | None = Field(default=None, ge=1, le=10000)
+    max_age_days: int | None = Field(default=None, ge=1, le=36500)
+    presign_seconds: int | None = Field(default=None, ge=1, le=MAX_PRESIGN_SECONDS)
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if not re.match(r"^https?://[^\s/@]+(/\S*)?$", value):
+            raise ValueError(
+                "must be an http:// or https:// URL without credentials (use credentialsSecretRef)"
+            )
+        return value
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix_is_safe(cls, value: str) -> str:
+        from opsreport.deliver.s3 import check_key_text  # imported late: it imports the model
+
+        check_key_text(value)
+        return value.strip("/")
+
+    @field_validator("key_template")
+    @classmethod
+    def _template_parses(cls, value: str) -> str:
+        from opsreport.deliver.s3 import KeyTemplate  # imported late: it imports the model
+
+        KeyTemplate.parse(value)  # raises ValueError saying what is wrong
+        return value
 
 
 class OutputSpec(_Model):
     config_map: ConfigMapOutput | None = None
+    s3: S3Output | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> OutputSpec:
-        if self.config_map is None:
-            raise ValueError("each output needs exactly one kind: configMap")
+        if (self.config_map is None) == (self.s3 is None):
+            raise ValueError("each output needs exactly one kind: configMap or s3")
         return self
 
 
@@ -150,6 +231,10 @@ class ReportScheduleSpec(_Model):
     scope: ScopeSpec = ScopeSpec()
     prometheus: PrometheusSpec = PrometheusSpec()
     outputs: tuple[OutputSpec, ...] = (OutputSpec(config_map=ConfigMapOutput()),)
+    catch_up: Literal["All", "Latest", "None"] = "Latest"
+    starting_deadline_seconds: int | None = Field(default=None, ge=0, le=366 * 86400)
+    concurrency_policy: Literal["Forbid", "Replace"] = "Forbid"
+    history_limit: int = Field(default=10, ge=1, le=100)
 
     @field_validator("formats")
     @classmethod
