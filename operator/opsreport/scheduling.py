@@ -167,8 +167,9 @@ def parse_rfc3339(text: str) -> datetime:
 
 CatchUp = Literal["All", "Latest", "None"]
 
-# With catchUp None, a run this late after its time (plus settle) counts as missed.
-ON_TIME = timedelta(minutes=5)
+# With catchUp None, a run this late after its time (plus settle) counts as missed: a healthy
+# operator claims a due run within one tick (5 s), even when the run then waits for a slot.
+ON_TIME = timedelta(seconds=60)
 # Bounds the work of one decision after a very long downtime; older times count as skipped.
 MAX_SCAN = 20_000
 

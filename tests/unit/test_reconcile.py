@@ -11,10 +11,14 @@ from opsreport.pipeline import ReportOutcome
 from opsreport.reconcile import (
     MAX_ATTEMPTS,
     DueRun,
+    claim_status,
+    decide,
     due_run,
     failed_attempt_status,
     outcome_status,
     parse_schedule,
+    replaced_status,
+    skipped_status,
     spec_status,
 )
 from opsreport.scheduling import Window
@@ -168,3 +172,55 @@ def test_spec_status_keeps_transition_time() -> None:
     )
     assert later["nextScheduleTime"] == "2026-11-23T06:00:00Z"
     assert later["observedGeneration"] == 2
+
+
+def test_skips_are_recorded_once_and_move_the_anchor() -> None:
+    schedule = parse_schedule(
+        body(
+            schedule="0 * * * *",
+            startingDeadlineSeconds=600,
+            window={"duration": "1h", "settleSeconds": 0},
+        )
+    )
+    decision = decide(schedule, at(22, 9, 5))
+    assert decision.run is not None
+    assert decision.run.scheduled_time == at(22, 9)
+    (group,) = decision.skipped
+    assert group.reason == "StartingDeadlineExceeded"
+    assert (group.first, group.last) == (datetime(2026, 11, 20, 11, tzinfo=UTC), at(22, 8))
+    status = skipped_status(schedule, decision.skipped, at(22, 9, 5))
+    assert status["lastScheduleTime"] == "2026-11-22T08:00:00Z"
+    assert status["history"][0]["result"] == "Skipped"
+    assert "skipped 46 run(s)" in status["history"][0]["message"]
+    after = parse_schedule(
+        body(
+            schedule="0 * * * *",
+            startingDeadlineSeconds=600,
+            window={"duration": "1h", "settleSeconds": 0},
+            status=status,
+        )
+    )
+    assert decide(after, at(22, 9, 5)).skipped == ()
+
+
+def test_replace_sees_a_newer_window_past_the_claim() -> None:
+    claim = DueRun("schedule", at(21, 6), Window(at(20, 6), at(21, 6)))
+    schedule = parse_schedule(
+        body(
+            status={"pendingRun": claim.to_status(), "lastScheduleTime": "2026-11-20T06:00:00Z"},
+            concurrencyPolicy="Replace",
+            window={"duration": "24h", "settleSeconds": 0},
+        )
+    )
+    assert decide(schedule, at(22, 7)).run == claim
+    newer = decide(schedule, at(22, 7), ignore_claim=True).run
+    assert newer is not None
+    assert newer.scheduled_time == at(22, 6)
+    replaced = replaced_status(schedule, claim, at(22, 7))
+    assert replaced["history"][0]["result"] == "Replaced"
+    assert replaced["pendingRun"] is None
+
+
+def test_a_queued_claim_says_so() -> None:
+    run = DueRun("schedule", at(22, 6), Window(at(21, 6), at(22, 6)))
+    assert claim_status(run, "Queued")["pendingRun"]["state"] == "Queued"
