@@ -13,14 +13,14 @@ class OperatorConfig:
     prometheus_timeout_seconds: float = 30.0
     # Sent as `Authorization: Bearer …`; never logged or written to status.
     prometheus_bearer_token: str | None = field(default=None, repr=False)
-    tick_seconds: float = 10.0
     max_concurrent_reports: int = 4
     namespaces: tuple[str, ...] = ()
     peering: str | None = None
+    # Seconds a peer's keepalive counts; a killed active replica is replaced after this.
+    peering_lifetime: int = 60
     liveness_endpoint: str | None = "http://0.0.0.0:8080/healthz"
     log_format: str = "json"
     kubeconfig: str | None = None
-    extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> OperatorConfig:
@@ -30,27 +30,11 @@ class OperatorConfig:
             prometheus_url=env.get("OPSREPORT_PROMETHEUS_URL") or None,
             prometheus_timeout_seconds=float(env.get("OPSREPORT_PROMETHEUS_TIMEOUT_SECONDS", "30")),
             prometheus_bearer_token=env.get("OPSREPORT_PROMETHEUS_BEARER_TOKEN") or None,
-            tick_seconds=float(env.get("OPSREPORT_TICK_SECONDS", "10")),
             max_concurrent_reports=int(env.get("OPSREPORT_MAX_CONCURRENT_REPORTS", "4")),
             namespaces=namespaces,
             peering=env.get("OPSREPORT_PEERING") or None,
+            peering_lifetime=int(env.get("OPSREPORT_PEERING_LIFETIME", "60")),
             liveness_endpoint=env.get("OPSREPORT_LIVENESS", "http://0.0.0.0:8080/healthz") or None,
             log_format=env.get("OPSREPORT_LOG_FORMAT", "json"),
             kubeconfig=env.get("KUBECONFIG") or None,
         )
-
-    def to_env(self) -> dict[str, str]:
-        """The environment that makes `from_env` return this config (for the kopf subprocess)."""
-        env = {
-            "OPSREPORT_PROMETHEUS_TIMEOUT_SECONDS": str(self.prometheus_timeout_seconds),
-            "OPSREPORT_TICK_SECONDS": str(self.tick_seconds),
-            "OPSREPORT_MAX_CONCURRENT_REPORTS": str(self.max_concurrent_reports),
-            "OPSREPORT_NAMESPACES": ",".join(self.namespaces),
-            "OPSREPORT_LIVENESS": self.liveness_endpoint or "",
-            "OPSREPORT_LOG_FORMAT": self.log_format,
-        }
-        if self.prometheus_url:
-            env["OPSREPORT_PROMETHEUS_URL"] = self.prometheus_url
-        if self.peering:
-            env["OPSREPORT_PEERING"] = self.peering
-        return env

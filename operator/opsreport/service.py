@@ -12,8 +12,9 @@ from typing import Any
 from opsreport import api
 from opsreport.collect.prometheus import PrometheusSettings
 from opsreport.config import OperatorConfig
-from opsreport.deliver.base import Sink
+from opsreport.deliver.base import GuardedSink, Sink
 from opsreport.deliver.configmap import ConfigMapSink
+from opsreport.deliver.s3 import S3Sink
 from opsreport.kube import KubeApi, KubeError
 from opsreport.model.spec import ReportScheduleSpec
 from opsreport.pipeline import ReportRequest, Sources, run_report
@@ -81,9 +82,14 @@ class Operator:
         )
 
     def sinks_for(self, spec: ReportScheduleSpec) -> list[Sink]:
-        return [
-            ConfigMapSink(self.kube) for output in spec.outputs if output.config_map is not None
-        ]
+        sinks: list[Sink] = []
+        for output in spec.outputs:
+            if output.config_map is not None:
+                sinks.append(ConfigMapSink(self.kube, output.config_map))
+            elif output.s3 is not None:
+                sinks.append(S3Sink(output.s3, self.kube, self.clock))
+        # A sink that raises becomes a failed output instead of failing the others.
+        return [GuardedSink(sink) for sink in sinks]
 
     async def patch_status(self, schedule: Schedule, status: Json) -> None:
         await self.kube.request(
@@ -163,7 +169,7 @@ class Operator:
 
     async def _run(self, schedule: Schedule, run: DueRun, notify: Notify) -> None:
         try:
-            result = await self.execute(schedule, run)
+            result = await self.execute(schedule, run, notify)
         except asyncio.CancelledError:
             raise
         except Exception as error:  # a bug must cost one attempt, never the operator
@@ -182,21 +188,22 @@ class Operator:
         for notice in result.notices:
             notify(notice)
 
-    async def execute(self, schedule: Schedule, run: DueRun) -> RunResult:
+    async def execute(self, schedule: Schedule, run: DueRun, notify: Notify) -> RunResult:
         """Claim the run, wait for a slot, run the pipeline; returns the status to write."""
         queued = self.slots.locked()
         # Claim first: if we die mid-run, the next operator reruns this same window.
         await self.patch_status(schedule, claim_status(run, "Queued" if queued else "Running"))
         window = _window_text(run)
-        notices = [Notice("Normal", "RunStarted", f"{run.trigger} report for {window}")]
         if queued:
-            notices.insert(0, Notice("Normal", "RunQueued", f"{window} waits for a free slot"))
+            notify(Notice("Normal", "RunQueued", f"{window} waits for a free slot"))
+        notices: list[Notice] = []
         request = ReportRequest(schedule.identity, schedule.spec, run.window)
         sources = Sources(kube=self.kube, prometheus=self.prometheus_for(schedule.spec))
         try:
             async with self.slots:
                 if queued:
                     await self.patch_status(schedule, {"pendingRun": {"state": "Running"}})
+                notify(Notice("Normal", "RunStarted", f"{run.trigger} report for {window}"))
                 outcome = await run_report(
                     request, sources, self.sinks_for(schedule.spec), self.clock
                 )

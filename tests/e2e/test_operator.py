@@ -160,4 +160,6 @@ def test_an_invalid_spec_is_reported_and_recovers(stack: LocalStack) -> None:
         GROUP_VERSION, "reportschedules", "shop", "broken", {"spec": {"schedule": "@daily"}}
     )
     wait_for(lambda: ready("Scheduled"), timeout=30, what="Ready after the fix")
-    assert status_of(stack, "broken")["observedGeneration"] == 2
+    fixed = status_of(stack, "broken")
+    assert fixed["observedGeneration"] == 2
+    assert parse_rfc3339(fixed["nextScheduleTime"]) > datetime.now(UTC)  # recomputed at once

@@ -489,7 +489,7 @@ def test_pod_settings_are_passed_through() -> None:
     operator = container(docs)
     assert operator["image"] == "registry.example.com/platform/opsreport:0.1.0"
     assert operator["imagePullPolicy"] == "Always"
-    assert {"name": "OPSREPORT_TICK_SECONDS", "value": "15"} in operator["env"]
+    assert {"name": "OPSREPORT_PEERING_LIFETIME", "value": "30"} in operator["env"]
     ha = one(render("ha"), "Deployment")["spec"]["template"]["spec"]
     assert ha["priorityClassName"] == "platform-critical"
     assert "podAntiAffinity" in ha["affinity"]

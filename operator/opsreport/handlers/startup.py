@@ -30,6 +30,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.watching.server_timeout = 300
     settings.networking.request_timeout = 60
     settings.peering.name = config.peering or "opsreport"
+    settings.peering.lifetime = config.peering_lifetime
     kube = KubeApi(await load_api_client(config.kubeconfig))
     memo.operator = Operator(
         config=config,
