@@ -51,7 +51,7 @@ def test_a_valid_schedule_passes(tmp_path: Path, capsys: pytest.CaptureFixture[s
         ({"window": {"duration": "1x"}}, "spec.window.duration", "does not match"),
         ({"title": "x" * 257}, "spec.title", "is too long"),
         ({"colour": "red"}, "spec.colour", "unknown field"),
-        ({"outputs": [{"configMap": {}, "s3": {}}]}, "spec.outputs[0].s3", "unknown field"),
+        ({"outputs": [{"ftp": {}}]}, "spec.outputs[0].ftp", "unknown field"),
         ({"scope": {"namespaces": ["Shop"]}}, "spec.scope.namespaces[0]", "does not match"),
         ({"suspend": "yes"}, "spec.suspend", "is not of type 'boolean'"),
         # Only parse_spec knows these.
@@ -209,9 +209,10 @@ def test_schema_translation_keeps_the_apis_meaning() -> None:
     status = schema["properties"]["status"]["properties"]
     assert status["nextScheduleTime"]["type"] == ["string", "null"]
     assert schema["properties"]["spec"]["additionalProperties"] is False
-    # An object the CRD leaves open stays open.
-    config_map = schema["properties"]["spec"]["properties"]["outputs"]["items"]["properties"]
-    assert "additionalProperties" not in config_map["configMap"]
+    # An object the CRD leaves open (metadata) stays open; one it declares is closed.
+    assert "additionalProperties" not in schema["properties"]["metadata"]
+    outputs = schema["properties"]["spec"]["properties"]["outputs"]["items"]["properties"]
+    assert outputs["configMap"]["additionalProperties"] is False
 
 
 def test_pre_commit_hook_runs_validate() -> None:

@@ -1,0 +1,301 @@
+"""`opsreport show`: read a stored report back, from wherever the operator stored it.
+
+Without `--window` it reads the latest delivered report named in the schedule's status (the last
+report, else the newest successful run in its history). With `--window START` it works out where
+that window's report is from the spec: the ConfigMap's name and the S3 key are functions of the
+window. S3 credentials are resolved as the operator does (the Secret the output names, read
+through the kubeconfig, else the default AWS chain of the user running the command).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import binascii
+import gzip
+import re
+import sys
+import tempfile
+import webbrowser
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from opsreport import api
+from opsreport.deliver.configmap import report_name
+from opsreport.deliver.s3 import StoreError, open_store, resolve_credentials
+from opsreport.deliver.s3keys import KeyTemplate, parse_location, s3_location
+from opsreport.kube import KubeApi, KubeError, load_api_client
+from opsreport.model.spec import InvalidSpec, ReportScheduleSpec, S3Output, parse_spec
+from opsreport.render.report import EXTENSIONS
+from opsreport.scheduling import Window, calendar_window, parse_rfc3339
+from opsreport.secrets import SecretError
+
+Json = dict[str, Any]
+_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+# From a calendar window's start, an instant inside the period after it: calendar_window(at)
+# then gives back the window itself, whatever the DST shifts and month lengths.
+_INTO_NEXT_PERIOD = {
+    "day": timedelta(hours=36),
+    "week": timedelta(days=10),
+    "month": timedelta(days=45),
+}
+
+
+class ShowError(Exception):
+    """A one-line message for the user."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One place a report may be: an output of the schedule, for a window."""
+
+    kind: str  # configMap or s3
+    window: Window
+    location: str = ""  # as recorded in status; empty when worked out from the spec
+    output: int | None = None  # the index in spec.outputs, when worked out from the spec
+
+
+@dataclass(frozen=True)
+class Report:
+    ext: str
+    content: str
+    location: str
+
+
+def run(args: argparse.Namespace) -> int:
+    """`opsreport show`; its arguments are defined in cli.py."""
+    if args.open and args.format not in (None, "html"):
+        print("opsreport: --open shows the HTML report; drop --format", file=sys.stderr)
+        return 2
+    ext = "html" if args.open else args.format
+    try:
+        report = asyncio.run(
+            _fetch(args.kubeconfig, args.namespace, args.schedule, args.window, ext)
+        )
+    except ShowError as error:
+        print(f"opsreport: {error}", file=sys.stderr)
+        return 1
+    if args.open:
+        print(open_in_browser(report), file=sys.stderr)
+        return 0
+    sys.stdout.write(report.content)
+    return 0
+
+
+def open_in_browser(report: Report) -> Path:
+    # A private temp file: the report may say things about the cluster others should not read.
+    handle, name = tempfile.mkstemp(prefix="opsreport-", suffix=".html")
+    path = Path(name)
+    with open(handle, "w", encoding="utf-8") as file:
+        file.write(report.content)
+    webbrowser.open(path.as_uri())
+    return path
+
+
+def _context_namespace(kubeconfig: str | None) -> str:
+    from kubernetes_asyncio import config as k8s_config
+
+    try:
+        _, active = k8s_config.list_kube_config_contexts(config_file=kubeconfig)
+    except Exception:  # no kubeconfig (in a pod) or an unreadable one: load_api_client reports it
+        return "default"
+    return str(((active or {}).get("context") or {}).get("namespace") or "default")
+
+
+async def _fetch(
+    kubeconfig: str | None,
+    namespace: str | None,
+    schedule: str,
+    window: str | None,
+    ext: str | None,
+) -> Report:
+    namespace = namespace or _context_namespace(kubeconfig)
+    try:
+        kube = KubeApi(await load_api_client(kubeconfig))
+    except Exception as error:  # kubernetes_asyncio raises several kinds for a bad kubeconfig
+        raise ShowError(f"cannot load the kubeconfig: {error}") from None
+    try:
+        return await fetch_report(kube, namespace, schedule, window_start=window, ext=ext)
+    finally:
+        await kube.close()
+
+
+async def fetch_report(
+    kube: KubeApi,
+    namespace: str,
+    schedule: str,
+    *,
+    window_start: str | None = None,
+    ext: str | None = None,
+) -> Report:
+    """The report of `schedule`'s latest delivered window, or of the window starting then."""
+    for name in (namespace, schedule):
+        if not _NAME.match(name) or len(name) > 253:
+            raise ShowError(f"{name!r} is not a Kubernetes name")
+    try:
+        body = await kube.get(api.schedule_path(namespace, schedule))
+    except KubeError as error:
+        raise ShowError(f"reading {api.KIND} {namespace}/{schedule}: {error}") from None
+    if body is None:
+        raise ShowError(f"{api.KIND} {namespace}/{schedule} not found")
+    try:
+        spec = parse_spec(body.get("spec"))
+    except InvalidSpec as error:
+        raise ShowError(f"{api.KIND} {namespace}/{schedule}: {error}") from None
+    status = body.get("status") or {}
+    if window_start is None:
+        candidates = latest_candidates(status)
+        if not candidates:
+            raise ShowError(f"{namespace}/{schedule} has no delivered report yet")
+    else:
+        candidates = window_candidates(spec, status, _parse_start(window_start))
+    ext = ext or ("md" if "markdown" in spec.formats else EXTENSIONS[spec.formats[0]])
+    problems: list[str] = []
+    for candidate in candidates:
+        try:
+            if candidate.kind == "configMap":
+                return await _from_configmap(kube, namespace, schedule, candidate, ext)
+            return await _from_s3(kube, namespace, schedule, spec, candidate, ext)
+        except ShowError as error:
+            problems.append(str(error))
+    raise ShowError("; ".join(problems) or f"{namespace}/{schedule} has no outputs")
+
+
+def _parse_start(text: str) -> datetime:
+    try:
+        return parse_rfc3339(text)
+    except ValueError:
+        raise ShowError(f"--window: {text!r} is not an RFC 3339 time") from None
+
+
+def _window(entry: Json) -> Window | None:
+    window = entry.get("window") or {}
+    try:
+        return Window(parse_rfc3339(window["start"]), parse_rfc3339(window["end"]))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _delivered(entry: Json) -> list[Candidate]:
+    window = _window(entry)
+    if window is None:
+        return []
+    return [
+        Candidate(str(output.get("type")), window, str(output.get("location") or ""))
+        for output in entry.get("outputs") or []
+        if output.get("result") == "Delivered" and output.get("type") in ("configMap", "s3")
+    ]
+
+
+def latest_candidates(status: Json) -> list[Candidate]:
+    """The last report's delivered outputs; if it failed, the newest successful run's."""
+    found = _delivered(status.get("lastReport") or {})
+    if found:
+        return found
+    for entry in status.get("history") or []:
+        if entry.get("result") in ("Succeeded", "Degraded"):
+            found = _delivered(entry)
+            if found:
+                return found
+    return []
+
+
+def window_candidates(spec: ReportScheduleSpec, status: Json, start: datetime) -> list[Candidate]:
+    """Every output of the spec, for the window starting at `start`."""
+    window = _full_window(spec, status, start)
+    return [
+        Candidate("configMap" if output.config_map is not None else "s3", window, output=index)
+        for index, output in enumerate(spec.outputs)
+    ]
+
+
+def _full_window(spec: ReportScheduleSpec, status: Json, start: datetime) -> Window:
+    """The window starting at `start`: as recorded in status, else as the spec defines it."""
+    for entry in [status.get("lastReport") or {}, *(status.get("history") or [])]:
+        window = _window(entry)
+        if window is not None and window.start == start:
+            return window
+    length = spec.window.length
+    if length is not None:
+        return Window(start, start + length)
+    assert spec.window.calendar is not None
+    window = calendar_window(
+        start + _INTO_NEXT_PERIOD[spec.window.calendar], spec.window.calendar, spec.zone
+    )
+    if window.start != start:
+        raise ShowError(
+            f"--window: no {spec.window.calendar} window of this schedule starts at {start}"
+        )
+    return window
+
+
+async def _from_configmap(
+    kube: KubeApi, namespace: str, schedule: str, candidate: Candidate, ext: str
+) -> Report:
+    name = report_name(schedule, candidate.window.start)
+    if candidate.location:
+        name = candidate.location.rsplit("/", 1)[-1]
+    location = f"configmap/{namespace}/{name}"
+    try:
+        body = await kube.get(f"/api/v1/namespaces/{namespace}/configmaps/{name}")
+    except KubeError as error:
+        raise ShowError(f"{location}: {error}") from None
+    if body is None:
+        raise ShowError(f"{location} not found")
+    filename = f"report.{ext}"
+    data = body.get("data") or {}
+    binary = body.get("binaryData") or {}
+    if filename in data:
+        return Report(ext, str(data[filename]), location)
+    if f"{filename}.gz" in binary:
+        try:
+            text = gzip.decompress(base64.b64decode(binary[f"{filename}.gz"])).decode("utf-8")
+        except (binascii.Error, OSError, EOFError, UnicodeDecodeError) as error:
+            raise ShowError(f"{location}: {filename}.gz is damaged: {error}") from None
+        return Report(ext, text, location)
+    stored = sorted(k.removesuffix(".gz") for k in [*data, *binary])
+    raise ShowError(f"{location} has no {filename}; it has {', '.join(stored) or 'nothing'}")
+
+
+def _s3_output(spec: ReportScheduleSpec, candidate: Candidate) -> S3Output:
+    if candidate.output is not None:
+        output = spec.outputs[candidate.output].s3
+        assert output is not None  # window_candidates made an s3 candidate of an s3 output
+        return output
+    # From status: the output that wrote to that bucket (the spec may have changed since).
+    bucket = parse_location(candidate.location)[0]
+    for found in spec.outputs:
+        if found.s3 is not None and found.s3.bucket == bucket:
+            return found.s3
+    raise ShowError(f"the schedule has no s3 output for bucket {bucket} any more")
+
+
+async def _from_s3(
+    kube: KubeApi,
+    namespace: str,
+    schedule: str,
+    spec: ReportScheduleSpec,
+    candidate: Candidate,
+    ext: str,
+) -> Report:
+    try:
+        output = _s3_output(spec, candidate)
+    except ValueError as error:  # a location in status that is not s3://bucket/key
+        raise ShowError(str(error)) from None
+    template = KeyTemplate.parse(output.key_template)
+    key = template.key(output.prefix, namespace, schedule, candidate.window, ext)
+    location = s3_location(output.bucket, key)
+    credentials = None
+    try:
+        credentials = await resolve_credentials(kube, namespace, output)
+        content = await asyncio.to_thread(lambda: open_store(output, credentials).get(key))
+    except (SecretError, StoreError) as error:
+        message = credentials.redact(str(error)) if credentials else str(error)
+        raise ShowError(message) from None
+    try:
+        return Report(ext, content.decode("utf-8"), location)
+    except UnicodeDecodeError:
+        raise ShowError(f"{location} is not UTF-8 text") from None
