@@ -43,3 +43,13 @@ REASON_DELIVERY_FAILED = "DeliveryFailed"
 REASON_TEMPLATE_RENDER_FAILED = "TemplateRenderFailed"
 REASON_DATA_GAPS = "DataGaps"
 REASON_COMPLETE = "Complete"
+# What only the operator can judge, when the spec is applied (opsreport.checks).
+REASON_NAMESPACE_NOT_ALLOWED = "NamespaceNotAllowed"
+REASON_SECRET_NOT_FOUND = "SecretNotFound"  # noqa: S105  (a reason, not a secret)
+REASON_SECRET_KEY_MISSING = "SecretKeyMissing"  # noqa: S105
+REASON_TEMPLATE_NOT_FOUND = "TemplateNotFound"
+REASON_INVALID_KPI_QUERY = "InvalidKpiQuery"
+CONDITION_WARNING = "Warning"  # True: the spec works, but its reports will miss something
+REASON_WINDOW_EXCEEDS_RETENTION = "WindowExceedsRetention"
+REASON_SELECTOR_MATCHES_NOTHING = "SelectorMatchesNothing"
+REASON_NO_WARNINGS = "NoWarnings"

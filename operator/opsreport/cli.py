@@ -14,8 +14,8 @@ from typing import Any
 
 import yaml
 
-from opsreport import __version__, api
-from opsreport.collect.prometheus import PrometheusSettings
+from opsreport import __version__, api, logs
+from opsreport.collect.access import settings_for
 from opsreport.config import OperatorConfig
 from opsreport.deliver.base import ScheduleIdentity
 from opsreport.kube import KubeApi, load_api_client
@@ -24,6 +24,7 @@ from opsreport.pipeline import ReportRequest, Sources, collect_report
 from opsreport.reconcile import window_ending
 from opsreport.render.report import Document, RenderError, render_documents
 from opsreport.scheduling import parse_rfc3339
+from opsreport.user_templates import load_custom_template
 
 
 class UsageError(Exception):
@@ -60,17 +61,29 @@ async def _render(args: argparse.Namespace) -> list[Document]:
     at = _at(args.at)
     identity = ScheduleIdentity(meta.get("namespace") or "default", meta.get("name") or "report")
     request = ReportRequest(identity, spec, window_ending(spec, at))
-    url = args.prometheus_url or spec.prometheus.url
+    prometheus = spec.prometheus
+    if args.prometheus_url:
+        prometheus = prometheus.model_copy(update={"url": args.prometheus_url})
     kubeconfig = args.kubeconfig or os.environ.get("KUBECONFIG")
     kube = KubeApi(await load_api_client(kubeconfig)) if kubeconfig else None
     try:
-        sources = Sources(kube=kube, prometheus=PrometheusSettings(url=url) if url else None)
+        # The same settings as the operator: the schedule's credentials, TLS, headers and Thanos.
+        sources = Sources(kube=kube, prometheus=settings_for(prometheus, default_url=None))
         report = await collect_report(request, sources, lambda: datetime.now(UTC))
+        custom = None
+        if spec.template.config_map_ref is not None:
+            if kube is None:
+                raise UsageError("spec.template.configMapRef: reading it needs --kubeconfig")
+            custom = await load_custom_template(kube, identity.namespace, spec.template)
+    except RenderError as error:
+        raise UsageError(f"template: {error}") from None
     finally:
         if kube is not None:
             await kube.close()
     try:
-        return render_documents(report, spec.template.name, spec.formats)
+        return render_documents(
+            report, spec.template.name, spec.formats, top_n=spec.template.top_n, custom=custom
+        )
     except RenderError as error:
         raise UsageError(f"template: {error}") from None
 
@@ -113,6 +126,7 @@ def _operator(args: argparse.Namespace) -> int:
         else None,
         "OPSREPORT_PEERING": args.peering,
         "OPSREPORT_LOG_FORMAT": args.log_format,
+        "OPSREPORT_METRICS_PORT": str(args.metrics_port) if args.metrics_port is not None else None,
     }
     os.environ.update({key: value for key, value in overrides.items() if value})
     config = OperatorConfig.from_env()
@@ -120,6 +134,7 @@ def _operator(args: argparse.Namespace) -> int:
         log_format=kopf.LogFormat.JSON if config.log_format == "json" else kopf.LogFormat.FULL,
         verbose=args.verbose,
     )
+    logs.install(config.log_format)  # each line of a run names its schedule and run id
     namespaces = args.namespace or list(config.namespaces)
     kopf.run(
         standalone=config.peering is None,
@@ -157,6 +172,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     validate.add_argument("files", nargs="*", metavar="FILE|DIR")
 
+    show = commands.add_parser(
+        "show",
+        help="print or open a stored report",
+        description="Fetch a schedule's latest report (or the one for --window) from its "
+        "ConfigMap or S3 output and print it, or open the HTML in a browser.",
+    )
+    show.add_argument("schedule", help="the ReportSchedule's name")
+    show.add_argument("-n", "--namespace", help="default the kubeconfig context's namespace")
+    show.add_argument("--window", metavar="START", help="the window's start, RFC 3339")
+    show.add_argument("--format", choices=["md", "html", "json"], help="default md")
+    show.add_argument("--open", action="store_true", help="open the HTML report in a browser")
+    show.add_argument("--kubeconfig", help="default $KUBECONFIG or ~/.kube/config")
+
     run = commands.add_parser("operator", help="run the operator")
     run.add_argument("--prometheus-url", help="default when a schedule names none")
     run.add_argument("-n", "--namespace", action="append", help="watch only these (repeatable)")
@@ -164,6 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--max-concurrent-reports", type=int, help="cap across all schedules")
     run.add_argument("--liveness", help="liveness endpoint, e.g. http://0.0.0.0:8080/healthz")
     run.add_argument("--log-format", choices=["json", "plain"])
+    run.add_argument(
+        "--metrics-port", type=int, help="Prometheus metrics on this port (default 9090; 0: off)"
+    )
     run.add_argument("-v", "--verbose", action="store_true")
     return parser
 
@@ -175,6 +206,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _write(asyncio.run(_render(args)), args.output)
         if args.command == "validate":
             return _validate(args)
+        if args.command == "show":
+            from opsreport.show import run as show_report  # boto3 is only needed here
+
+            return show_report(args)
         return _operator(args)
     except UsageError as error:
         print(f"opsreport: {error}", file=sys.stderr)

@@ -21,6 +21,12 @@ class OperatorConfig:
     liveness_endpoint: str | None = "http://0.0.0.0:8080/healthz"
     log_format: str = "json"
     kubeconfig: str | None = None
+    # Port of the Prometheus metrics endpoint (/metrics); 0 turns it off.
+    metrics_port: int = 9090
+    # A schedule reports on its own namespace only, unless this allows other namespaces in
+    # spec.scope.namespaces: whoever may create a schedule in one namespace could otherwise
+    # read pods and metrics of any other through the operator's cluster-wide access.
+    allow_cross_namespace_scope: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> OperatorConfig:
@@ -37,4 +43,10 @@ class OperatorConfig:
             liveness_endpoint=env.get("OPSREPORT_LIVENESS", "http://0.0.0.0:8080/healthz") or None,
             log_format=env.get("OPSREPORT_LOG_FORMAT", "json"),
             kubeconfig=env.get("KUBECONFIG") or None,
+            metrics_port=int(env.get("OPSREPORT_METRICS_PORT", "9090")),
+            allow_cross_namespace_scope=_flag(env.get("OPSREPORT_ALLOW_CROSS_NAMESPACE_SCOPE")),
         )
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")

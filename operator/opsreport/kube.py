@@ -7,8 +7,10 @@ deserialising every pod of a large cluster into models would cost most of a repo
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator, Mapping
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 import aiohttp
@@ -19,6 +21,14 @@ from kubernetes_asyncio.client.exceptions import ApiException
 Json = dict[str, Any]
 
 DEFAULT_PAGE_SIZE = 500
+# A 429 (API priority and fairness) is retried this many times in all, waiting Retry-After
+# (capped, so a run never stalls long on one request); then the caller sees the KubeError.
+RETRY_ATTEMPTS = 3
+RETRY_AFTER_CAP = 10.0
+RETRY_AFTER_DEFAULT = 1.0
+_IDEMPOTENT = {"GET", "HEAD", "PUT", "DELETE"}
+
+logger = logging.getLogger(__name__)
 
 
 class KubeError(Exception):
@@ -56,10 +66,35 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
         return None
 
 
+def _retryable(
+    error: KubeError, method: str, body: Json | list[Json] | None, content_type: str
+) -> bool:
+    """Whether sending the same request again is safe and may succeed.
+
+    429 means the server did not process the request: safe for any idempotent one (a PUT
+    carries its resourceVersion, so a stale retry still fails with 409). A merge-patch without
+    a resourceVersion is idempotent too, and a 409 on it is the server losing a race on its
+    own read-modify-write, which a retry resolves.
+    """
+    merge_patch = method == "PATCH" and content_type == "application/merge-patch+json"
+    if merge_patch and isinstance(body, dict):
+        merge_patch = not (body.get("metadata") or {}).get("resourceVersion")
+    if error.status == 429:
+        return method in _IDEMPOTENT or merge_patch
+    return error.status == 409 and merge_patch
+
+
 class KubeApi:
-    def __init__(self, api_client: k8s_client.ApiClient) -> None:
+    def __init__(
+        self,
+        api_client: k8s_client.ApiClient,
+        *,
+        on_response: Callable[[str, int], None] | None = None,
+    ) -> None:
         self._api = api_client
         self.requests_sent = 0
+        # Told (method, status code; 0 when nothing answered) of every request, for metrics.
+        self.on_response = on_response
 
     async def close(self) -> None:
         await self._api.close()
@@ -73,6 +108,31 @@ class KubeApi:
         body: Json | list[Json] | None = None,
         content_type: str = "application/json",
     ) -> Json:
+        attempt = 1
+        while True:
+            try:
+                return await self._send(method, path, query, body, content_type)
+            except KubeError as error:
+                if attempt >= RETRY_ATTEMPTS or not _retryable(error, method, body, content_type):
+                    raise
+                if error.status == 409:
+                    delay = 0.0
+                elif error.retry_after is None:
+                    delay = RETRY_AFTER_DEFAULT
+                else:
+                    delay = min(max(error.retry_after, 0.0), RETRY_AFTER_CAP)
+                logger.info("%s %s answered %d; retrying in %gs", method, path, error.status, delay)
+                attempt += 1
+                await asyncio.sleep(delay)
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        query: Mapping[str, str | int] | None,
+        body: Json | list[Json] | None,
+        content_type: str,
+    ) -> Json:
         self.requests_sent += 1
         try:
             raw = await self._api.call_api(
@@ -85,15 +145,22 @@ class KubeApi:
                 _preload_content=False,
             )
         except ApiException as exc:  # raised for requests it cannot even build
+            self._observe(method, exc.status or 0)
             raise KubeError(exc.status or 0, str(exc.reason)) from None
         except (aiohttp.ClientError, TimeoutError) as exc:
+            self._observe(method, 0)
             raise KubeError(0, f"the API server is unreachable: {type(exc).__name__}") from None
         # With _preload_content=False the client hands back the raw aiohttp response unjudged.
         data = await raw.read()
+        self._observe(method, raw.status)
         if not 200 <= raw.status <= 299:
             raise KubeError(raw.status, _message(data), _retry_after(raw.headers))
         result: Json = json.loads(data) if data else {}
         return result
+
+    def _observe(self, method: str, code: int) -> None:
+        if self.on_response is not None:
+            self.on_response(method, code)
 
     async def get(self, path: str) -> Json | None:
         try:

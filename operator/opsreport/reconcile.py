@@ -85,10 +85,9 @@ class DueRun:
             "window": _window_status(self.window),
             "attempts": self.attempts,
         }
-        if self.run_now_value is not None:
-            claim["runNowValue"] = self.run_now_value
-        if not_before is not None:
-            claim["notBefore"] = format_rfc3339(not_before)
+        # Explicit nulls: a merge patch must clear what an earlier or hand-edited claim left.
+        claim["runNowValue"] = self.run_now_value
+        claim["notBefore"] = format_rfc3339(not_before) if not_before is not None else None
         return claim
 
     @classmethod
@@ -127,11 +126,13 @@ def decide(schedule: Schedule, now: datetime, *, ignore_claim: bool = False) -> 
     """
     status = schedule.status
     pending = status.get("pendingRun")
-    if pending and not ignore_claim:
-        not_before = pending.get("notBefore")
-        if not_before and parse_rfc3339(not_before) > now:
+    claim = _read_claim(pending) if pending and not ignore_claim else None
+    if claim is not None:
+        run, not_before = claim
+        if not_before is not None and not_before > now:
             return Decision()
-        return Decision(DueRun.from_status(pending))
+        return Decision(run)
+    # A claim that cannot be read (a status edited by hand) is dropped: the next claim replaces it.
     run_now = schedule.annotations.get(api.ANNOTATION_RUN_NOW)
     if run_now and run_now != (status.get("runNow") or {}).get("value") and not ignore_claim:
         at = _whole_seconds(now)
@@ -155,6 +156,16 @@ def decide(schedule: Schedule, now: datetime, *, ignore_claim: bool = False) -> 
     if plan.run is None:
         return Decision(None, plan.skipped)
     return Decision(DueRun("schedule", plan.run, window_ending(spec, plan.run)), plan.skipped)
+
+
+def _read_claim(pending: object) -> tuple[DueRun, datetime | None] | None:
+    if not isinstance(pending, dict):
+        return None
+    try:
+        not_before = pending.get("notBefore")
+        return DueRun.from_status(pending), parse_rfc3339(not_before) if not_before else None
+    except (KeyError, ValueError, TypeError, AttributeError):
+        return None
 
 
 def due_run(schedule: Schedule, now: datetime) -> DueRun | None:
@@ -272,6 +283,12 @@ def outcome_status(schedule: Schedule, run: DueRun, outcome: ReportOutcome, now:
             "location": result.location,
             "result": "Delivered" if result.ok else "Failed",
             **({"message": result.message[:512]} if result.message else {}),
+            **({"url": result.url} if result.url else {}),
+            **(
+                {"urlExpiresAt": format_rfc3339(result.url_expires_at)}
+                if result.url_expires_at
+                else {}
+            ),
         }
         for result in outcome.outputs
     ]

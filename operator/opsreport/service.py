@@ -5,17 +5,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from opsreport import api
+from opsreport import api, logs
+from opsreport.checks import scope_violation
+from opsreport.collect.access import settings_for
 from opsreport.collect.prometheus import PrometheusSettings
 from opsreport.config import OperatorConfig
 from opsreport.deliver.base import GuardedSink, Sink
 from opsreport.deliver.configmap import ConfigMapSink
 from opsreport.deliver.s3 import S3Sink
 from opsreport.kube import KubeApi, KubeError
+from opsreport.metrics import OperatorMetrics
 from opsreport.model.spec import ReportScheduleSpec
 from opsreport.pipeline import ReportRequest, Sources, run_report
 from opsreport.reconcile import (
@@ -30,8 +34,9 @@ from opsreport.reconcile import (
     replaced_status,
     skipped_status,
 )
-from opsreport.render.report import RenderError
+from opsreport.render.report import CustomTemplate, RenderError
 from opsreport.scheduling import Clock, format_rfc3339
+from opsreport.user_templates import load_custom_template
 
 Json = dict[str, Any]
 logger = logging.getLogger(__name__)
@@ -70,15 +75,16 @@ class Operator:
     clock: Clock
     slots: asyncio.Semaphore
     active: dict[tuple[str, str], ActiveRun] = field(default_factory=dict)
+    metrics: OperatorMetrics = field(default_factory=OperatorMetrics)
 
     def prometheus_for(self, spec: ReportScheduleSpec) -> PrometheusSettings | None:
-        url = spec.prometheus.url or self.config.prometheus_url
-        if not url:
-            return None
-        token = self.config.prometheus_bearer_token
-        headers = {"Authorization": f"Bearer {token}"} if token and not spec.prometheus.url else {}
-        return PrometheusSettings(
-            url=url, timeout_seconds=self.config.prometheus_timeout_seconds, headers=headers
+        # The operator's token only ever goes to the operator's own Prometheus; a schedule's
+        # Secret references are read in its own namespace when the report runs.
+        return settings_for(
+            spec.prometheus,
+            default_url=self.config.prometheus_url,
+            default_token=self.config.prometheus_bearer_token,
+            default_timeout=self.config.prometheus_timeout_seconds,
         )
 
     def sinks_for(self, spec: ReportScheduleSpec) -> list[Sink]:
@@ -90,6 +96,11 @@ class Operator:
                 sinks.append(S3Sink(output.s3, self.kube, self.clock))
         # A sink that raises becomes a failed output instead of failing the others.
         return [GuardedSink(sink) for sink in sinks]
+
+    async def custom_template(self, schedule: Schedule) -> CustomTemplate | None:
+        return await load_custom_template(
+            self.kube, schedule.identity.namespace, schedule.spec.template
+        )
 
     async def patch_status(self, schedule: Schedule, status: Json) -> None:
         await self.kube.request(
@@ -110,6 +121,8 @@ class Operator:
 
     async def tick(self, schedule: Schedule, notify: Notify) -> None:
         """Start whatever is due and return at once; runs go on in their own tasks."""
+        if scope_violation(schedule, self.config) is not None:
+            return  # reconcile has reported it (Ready=False); never run it, whatever the status
         key = (schedule.identity.namespace, schedule.identity.name)
         current = self.active.get(key)
         if current is not None and not current.task.done():
@@ -129,6 +142,7 @@ class Operator:
                 schedule, skipped_status(schedule, decision.skipped, self.clock())
             )
             for group in decision.skipped:
+                self.metrics.count_run(*_key(schedule), "skipped", group.count)
                 notify(
                     Notice(
                         "Warning",
@@ -155,6 +169,7 @@ class Operator:
             await current.task
         schedule = await self.fetch(schedule)
         window = _window_text(current.run)
+        self.metrics.count_run(*_key(schedule), "replaced")
         notify(Notice("Warning", "RunReplaced", f"{window} replaced by a newer run"))
         await self.patch_status(schedule, replaced_status(schedule, current.run, self.clock()))
         schedule = await self.fetch(schedule)
@@ -168,12 +183,27 @@ class Operator:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _run(self, schedule: Schedule, run: DueRun, notify: Notify) -> None:
+        # Every log line of this run, ours and kopf's, names the schedule and this run's id.
+        with logs.run_context(*_key(schedule), logs.new_run_id()):
+            await self._run_logged(schedule, run, notify)
+
+    async def _run_logged(self, schedule: Schedule, run: DueRun, notify: Notify) -> None:
         try:
             result = await self.execute(schedule, run, notify)
         except asyncio.CancelledError:
             raise
+        except KubeError as error:  # the claim failed: the API is unwell, not our code
+            logger.warning("report run for %s failed: %s", schedule.identity, error)
+            self.metrics.count_run(*_key(schedule), "failed")
+            result = RunResult(
+                failed_attempt_status(
+                    schedule, run, self.clock(), reason=api.REASON_REPORT_FAILED, message=str(error)
+                ),
+                [Notice("Warning", api.REASON_REPORT_FAILED, str(error))],
+            )
         except Exception as error:  # a bug must cost one attempt, never the operator
             logger.exception("report run for %s failed", schedule.identity)
+            self.metrics.count_run(*_key(schedule), "failed")
             message = f"{type(error).__name__}: {error}"
             result = RunResult(
                 failed_attempt_status(
@@ -198,16 +228,38 @@ class Operator:
             notify(Notice("Normal", "RunQueued", f"{window} waits for a free slot"))
         notices: list[Notice] = []
         request = ReportRequest(schedule.identity, schedule.spec, run.window)
-        sources = Sources(kube=self.kube, prometheus=self.prometheus_for(schedule.spec))
+        metrics = self.metrics
+        sources = Sources(
+            kube=self.kube,
+            prometheus=self.prometheus_for(schedule.spec),
+            on_query=metrics.observe_query,
+        )
         try:
-            async with self.slots:
+            waiting_since = time.perf_counter()
+            metrics.queued.inc()
+            try:
+                await self.slots.acquire()
+            finally:
+                metrics.queued.dec()
+            metrics.observe_phase("queue", time.perf_counter() - waiting_since)
+            metrics.running.inc()
+            try:
                 if queued:
                     await self.patch_status(schedule, {"pendingRun": {"state": "Running"}})
                 notify(Notice("Normal", "RunStarted", f"{run.trigger} report for {window}"))
                 outcome = await run_report(
-                    request, sources, self.sinks_for(schedule.spec), self.clock
+                    request,
+                    sources,
+                    self.sinks_for(schedule.spec),
+                    self.clock,
+                    on_phase=metrics.observe_phase,
+                    custom_template=await self.custom_template(schedule),
                 )
+            finally:
+                metrics.running.dec()
+                self.slots.release()
         except RenderError as error:
+            metrics.count_run(*_key(schedule), "failed")
             notices.append(Notice("Warning", api.REASON_TEMPLATE_RENDER_FAILED, str(error)))
             status = failed_attempt_status(
                 await self.fetch(schedule),
@@ -218,6 +270,7 @@ class Operator:
             )
             return RunResult(status, notices)
         except KubeError as error:
+            metrics.count_run(*_key(schedule), "failed")
             notices.append(Notice("Warning", api.REASON_REPORT_FAILED, str(error)))
             status = failed_attempt_status(
                 await self.fetch(schedule),
@@ -228,6 +281,13 @@ class Operator:
             )
             return RunResult(status, notices)
         status = outcome_status(await self.fetch(schedule), run, outcome, self.clock())
+        for document in outcome.documents:
+            metrics.observe_document(document.format, len(document.content.encode()))
+        if not outcome.delivered:
+            metrics.count_run(*_key(schedule), "failed")
+        else:
+            metrics.count_run(*_key(schedule), "degraded" if outcome.degraded else "succeeded")
+            metrics.delivered(*_key(schedule), self.clock())
         for result in outcome.outputs:
             if not result.ok:
                 notices.append(
@@ -247,6 +307,10 @@ class Operator:
             else:
                 notices.append(Notice("Normal", "RunSucceeded", f"{window} → {where}"))
         return RunResult(status, notices)
+
+
+def _key(schedule: Schedule) -> tuple[str, str]:
+    return schedule.identity.namespace, schedule.identity.name
 
 
 def _window_text(run: DueRun) -> str:

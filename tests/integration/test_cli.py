@@ -99,6 +99,11 @@ def test_a_calendar_window_is_the_period_before_at(tmp_path: Path) -> None:
         ({"timeZone": "Nowhere/Land"}, [], "spec.timeZone"),
         ({"window": {"duration": "soon"}}, [], "spec.window.duration"),
         ({}, ["--at", "yesterday"], "--at"),
+        (
+            {"template": {"configMapRef": {"name": "mine", "key": "report.md.j2"}}},
+            [],
+            "spec.template.configMapRef",
+        ),
     ],
 )
 def test_bad_input_exits_nonzero_with_one_line(

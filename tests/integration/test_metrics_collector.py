@@ -22,10 +22,17 @@ from tests.support.scenario import ContainerUsage, Expected, Scenario
 REL = 1e-9
 
 
+_COLLECTED: dict[tuple[str, Window], tuple[MetricFacts, int]] = {}
+
+
 async def collect(prometheus: PrometheusServer, window: Window) -> tuple[MetricFacts, int]:
-    async with PrometheusClient(PrometheusSettings(url=prometheus.url)) as client:
-        facts = await collect_metrics(client, queries.Scope(SCOPE), window)
-        return facts, client.queries_sent
+    """One collection per window and Prometheus for the whole module (tests only read it)."""
+    key = (prometheus.url, window)
+    if key not in _COLLECTED:
+        async with PrometheusClient(PrometheusSettings(url=prometheus.url)) as client:
+            facts = await collect_metrics(client, queries.Scope(SCOPE), window)
+            _COLLECTED[key] = (facts, client.queries_sent)
+    return _COLLECTED[key]
 
 
 @pytest.fixture
@@ -138,8 +145,13 @@ async def test_the_query_count_is_fixed_and_recorded(
     prometheus: PrometheusServer, window: Window
 ) -> None:
     facts, sent = await collect(prometheus, window)
-    assert sent == len(facts.queries) == 17
+    assert sent == len(facts.queries) == 26
     assert not facts.gaps
+    # Scope size does not change it: every namespace of the cluster costs the same.
+    async with PrometheusClient(PrometheusSettings(url=prometheus.url)) as client:
+        everything = queries.Scope(("default", "kube-system", "payments", "shop"))
+        await collect_metrics(client, everything, window)
+        assert client.queries_sent == sent
 
 
 async def test_an_unreachable_prometheus_leaves_gaps_not_numbers() -> None:
@@ -154,9 +166,18 @@ async def test_an_unreachable_prometheus_leaves_gaps_not_numbers() -> None:
         "availability",
         "restarts",
         "resources",
+        "throttling",
         "scaling",
+        "workloads",
+        "incidents",
+        "alerts",
+        "trends",
     }
     assert facts.hpas is None
+    assert facts.deployments is None
+    assert facts.incidents is None
+    assert facts.alerts is None
+    assert facts.previous is None
     assert all("unreachable" in gap.reason for gap in facts.gaps)
 
 
@@ -174,4 +195,32 @@ async def test_hpa_rescales_and_peaks_match(
             hpa.min_replicas,
             hpa.max_replicas,
         )
-    assert any(h.rescales > 0 for h in facts.hpas)
+        assert measured[key].seconds_at_max == hpa.seconds_at_max, key
+        assert measured[key].seconds_not_at_desired == hpa.seconds_not_at_desired, key
+    assert any(h.rescales for h in facts.hpas)
+    # An HPA that never rescales is there, with zeros, not left out.
+    steady = measured[("payments", "api")]
+    assert (steady.rescales, steady.seconds_at_max, steady.peak_replicas) == (0, 0, 2)
+
+
+async def test_cpu_throttling_per_workload(
+    prometheus: PrometheusServer, window: Window, expected: Expected
+) -> None:
+    facts, _ = await collect(prometheus, window)
+    assert facts.workloads is not None
+    sums: dict[tuple[str, str, str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for usage in expected.containers.values():
+        if usage.cpu_periods:
+            key = (*usage.workload, usage.container)
+            sums[key][0] += usage.cpu_throttled_periods or 0.0
+            sums[key][1] += usage.cpu_periods
+    measured = {
+        (w.namespace, w.kind, w.name, w.container): w.cpu.throttled_ratio for w in facts.workloads
+    }
+    assert sums, "the scenario must have containers with a CPU limit"
+    for key, ratio in measured.items():
+        if key in sums:
+            assert ratio == pytest.approx(sums[key][0] / sums[key][1], rel=1e-6), key
+            assert 0 < ratio < 0.2
+        else:
+            assert ratio is None, f"{key} has no CPU limit, so no CFS quota to be throttled by"

@@ -69,8 +69,8 @@ async def test_a_report_is_true_and_stored(
     assert report["restarts"]["total"] == expected.restarts_total
     assert report["availability"]["totalScrapes"] == expected.up_samples
     assert report["availability"]["percent"] == pytest.approx(100 * expected.availability_ratio)
-    assert report["meta"]["promQueries"] == 17
-    assert report["meta"]["apiRequests"] == len(SCOPE)
+    assert report["meta"]["promQueries"] == 26
+    assert report["meta"]["apiRequests"] == 9 * len(SCOPE) + 1  # nine kinds a namespace, nodes
     assert report["dataGaps"] == []
     assert report["status"] in ("warning", "critical")  # the scenario has an OOMKill and a dip
     markdown = stored["data"]["report.md"]
@@ -125,7 +125,14 @@ async def test_without_sources_the_report_says_what_is_missing(kube_api: KubeApi
         "restarts",
         "resources",
         "scaling",
+        "workloads",
+        "incidents",
+        "alerts",
+        "trends",
         "pods",
+        "events",
+        "rollouts",
+        "nodes",
     }
     jsonschema.validate(report, SCHEMA)
     assert report["scaling"]["hpas"] is None

@@ -47,7 +47,9 @@ def clock() -> Clock:
 
 
 def make_operator(kube_api: KubeApi, proxy: SlowProxy, clock: Clock, slots: int) -> Operator:
-    config = OperatorConfig(prometheus_url=proxy.url, prometheus_timeout_seconds=30)
+    config = OperatorConfig(
+        prometheus_url=proxy.url, prometheus_timeout_seconds=30, allow_cross_namespace_scope=True
+    )
     return Operator(config=config, kube=kube_api, clock=clock, slots=asyncio.Semaphore(slots))
 
 

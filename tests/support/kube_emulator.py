@@ -1474,7 +1474,8 @@ class KubeApiServer:
         """Insert many objects at once, stamped like a create (``.status`` kept); watchers see them.
 
         The resource comes from each object's apiVersion and kind; namespaced objects
-        without a namespace go to ``default``.
+        without a namespace go to ``default``. A seeded object existed before: it keeps the
+        ``creationTimestamp`` it has (rollouts are told apart by their ReplicaSets' ones).
         """
         bodies = _clone(list(objects))
 
@@ -1486,8 +1487,10 @@ class KubeApiServer:
                 if key not in resources:
                     resources[key] = self.emulator.resource_for(*key)
                 res = resources[key]
-                namespace = (body.get("metadata") or {}).get("namespace") or "default"
-                self.emulator.create_object(res, body, namespace=namespace, timestamp=timestamp)
+                meta = body.get("metadata") or {}
+                namespace = meta.get("namespace") or "default"
+                created = meta.get("creationTimestamp") or timestamp
+                self.emulator.create_object(res, body, namespace=namespace, timestamp=created)
 
         self._call(insert)
 

@@ -2,10 +2,19 @@
 
 One model drives three outputs, so they tell the same story:
 
-- `Scenario.write_openmetrics()`: kube-state-metrics v2 and cAdvisor series, for backfill;
-- `Scenario.kube_objects()`: the API objects as of `end`;
-- `Scenario.expected()`: report numbers computed in Python from the very samples that
-  were written, emulating Prometheus 2.42's PromQL (see `promql()` for the queries).
+- `Scenario.write_openmetrics()`: kube-state-metrics v2 and cAdvisor series (CPU, memory, CFS
+  throttling), scrape targets' `up`, an application's request counter (with a `code` label)
+  and latency histogram, and `ALERTS`, for backfill;
+- `Scenario.kube_objects()`: the API objects as of `end`, Events through both core/v1 and
+  events.k8s.io/v1, ReplicaSets and ControllerRevisions with their creation times;
+- `Scenario.expected()` (and `expected_traffic()`): report numbers computed in Python from the
+  very samples (or the model's event series and revisions) that were written, emulating
+  Prometheus 2.42's PromQL (see `promql()` and tests/support_tests for the queries).
+
+The demo holds the awkward cases: pods replaced mid-window (an HPA and a rollout), counters that
+reset (a container restart), containers without limits, an HPA that never rescales and one that
+waited 15 minutes for capacity, an alert still firing at the end, a scrape gap, a NotReady node,
+and a handler named with quotes and a backslash.
 
 Everything derives from the scenario's fields and `seed` through seeded `random.Random`
 instances and uuid5, so two runs write byte-identical files. Times are Unix seconds on a
@@ -29,7 +38,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from tests.support.openmetrics import MetricType, OpenMetricsWriter, Sample
+from tests.support.openmetrics import MetricType, OpenMetricsWriter, Sample, format_value
 
 WorkloadKind = Literal["Deployment", "StatefulSet", "DaemonSet"]
 PodKey = tuple[str, str]  # namespace, pod
@@ -56,6 +65,16 @@ UP = "up"
 CPU = "container_cpu_usage_seconds_total"
 MEMORY = "container_memory_working_set_bytes"
 HPA_CURRENT = "kube_horizontalpodautoscaler_status_current_replicas"
+HPA_DESIRED = "kube_horizontalpodautoscaler_status_desired_replicas"
+UNAVAILABLE = "kube_deployment_status_replicas_unavailable"
+GENERATION = "kube_deployment_metadata_generation"
+PERIODS = "container_cpu_cfs_periods_total"
+THROTTLED = "container_cpu_cfs_throttled_periods_total"
+ALERTS = "ALERTS"
+HTTP_REQUESTS = "http_requests_total"
+HTTP_LATENCY = "http_request_duration_seconds"
+LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)  # seconds; +Inf is implied
+CFS_PERIODS_PER_SECOND = 10  # the default 100 ms CFS period
 
 
 # --------------------------------------------------------------------------- the model
@@ -94,6 +113,7 @@ class Node:
     name: str
     ip: str
     pod_cidr: str
+    ready: bool = True  # a NotReady node runs no pods in the scenarios
 
 
 @dataclass(frozen=True)
@@ -107,6 +127,10 @@ class Workload:
     template_hash: str = ""  # Deployment pod-template-hash, StatefulSet revision hash
     metrics_port: int | None = None  # pods are scrape targets with job=<name>
     generation: int = 1
+    # Deployments: (timestamp, new pod-template-hash) of each rollout; its pods name the hash.
+    rollouts: tuple[tuple[int, str], ...] = ()
+    revision: int = 1  # deployment.kubernetes.io/revision before the first rollout
+    http: tuple[Handler, ...] = ()  # request metrics its pods expose (scraped like `up`)
 
     @property
     def key(self) -> WorkloadKey:
@@ -114,7 +138,39 @@ class Workload:
 
     @property
     def replicaset(self) -> str:
-        return f"{self.name}-{self.template_hash}"
+        """The ReplicaSet at `end`: of the last rollout, else the first one."""
+        return f"{self.name}-{self.hash_at(None)}"
+
+    def hash_at(self, t: int | None) -> str:
+        """The pod-template-hash current at t (None: at the end)."""
+        value = self.template_hash
+        for ts, new_hash in self.rollouts:
+            if t is None or ts <= t:
+                value = new_hash
+        return value
+
+    def revisions(self) -> list[tuple[int, str, int | None]]:
+        """(revision, pod-template-hash, created at; None before the history) of each."""
+        return [
+            (self.revision, self.template_hash, None),
+            *(
+                (self.revision + k, new_hash, ts)
+                for k, (ts, new_hash) in enumerate(self.rollouts, 1)
+            ),
+        ]
+
+
+@dataclass(frozen=True)
+class Handler:
+    """One request handler's traffic per pod: requests per second, their 5xx share, latency.
+
+    `latency` is the share of requests in each bucket of `LATENCY_BUCKETS` (the rest is +Inf).
+    """
+
+    path: str
+    rps: float
+    error_ratio: float
+    latency: tuple[float, ...]
 
 
 @dataclass(frozen=True)
@@ -127,6 +183,7 @@ class Pod:
     created: int
     deleted: int | None = None  # pods deleted before `end` exist only in history
     restarts: tuple[Restart, ...] = ()  # may predate the history: the counter starts there
+    template_hash: str = ""  # a Deployment pod's ReplicaSet; "" for the workload's first one
 
     @property
     def key(self) -> PodKey:
@@ -144,10 +201,15 @@ class HPA:
     # (timestamp, replicas): desired replicas change then; current follows `lag_seconds` later.
     rescales: tuple[tuple[int, int], ...] = ()
     lag_seconds: int = 60
+    # (rescale timestamp, lag): rescales whose pods took longer (pending: FailedScheduling).
+    slow: tuple[tuple[int, int], ...] = ()
 
     @property
     def key(self) -> HPAKey:
         return (self.namespace, self.name)
+
+    def lag(self, ts: int) -> int:
+        return dict(self.slow).get(ts, self.lag_seconds)
 
     def desired(self, t: int) -> int:
         value = self.initial_replicas
@@ -158,7 +220,34 @@ class HPA:
         return value
 
     def current(self, t: int) -> int:
-        return self.desired(t - self.lag_seconds)
+        value = self.initial_replicas
+        for ts, replicas in self.rescales:
+            if ts + self.lag(ts) > t:
+                break
+            value = replicas
+        return value
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    """An alert's firing stretches: ALERTS{alertstate="firing"} has a sample every step in
+    each [start, end) (end None: on past the history's end)."""
+
+    name: str
+    severity: str
+    namespace: str | None  # None: a cluster-wide alert, out of every namespace scope
+    labels: tuple[tuple[str, str], ...]
+    firing: tuple[tuple[int, int | None], ...]
+
+
+@dataclass(frozen=True)
+class ScrapeGap:
+    """Prometheus did not scrape the pod's target in [start, end): no `up`, no app metrics."""
+
+    namespace: str
+    pod: str
+    start: int
+    end: int
 
 
 @dataclass(frozen=True)
@@ -169,6 +258,24 @@ class Dip:
     workload: str
     start: int
     end: int
+
+
+@dataclass(frozen=True)
+class EventSeries:
+    """One Kubernetes event series: the same reason and message about one object, `times`."""
+
+    namespace: str
+    involved: dict[str, Any]
+    reason: str
+    message: str
+    type: str
+    times: tuple[int, ...]
+    source: dict[str, str]
+    apis: tuple[str, ...] = ("core", "events")  # core/v1, events.k8s.io/v1
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return (self.namespace, self.involved["kind"], self.involved["name"], self.reason)
 
 
 # ------------------------------------------------------------------- expected answers
@@ -201,6 +308,9 @@ class ContainerUsage:
     cpu_limit: float | None
     memory_request: int | None
     memory_limit: int | None
+    # increase() over the window, summed over the container's runs; None without a CPU limit.
+    cpu_periods: float | None = None
+    cpu_throttled_periods: float | None = None
 
 
 @dataclass(frozen=True)
@@ -224,8 +334,78 @@ class HPASummary:
     rescales: int  # changes(current_replicas[W])
     peak_replicas: int  # max_over_time(current_replicas[W])
     samples_at_max: int  # count_over_time((current == max)[W:step]), both ends included
-    seconds_at_max: int  # step * samples at max in [start, end): time spent at max
+    seconds_at_max: int  # step * samples at max in [start, end) when max != min
     current_replicas_at_end: int
+    seconds_not_at_desired: int = 0  # step * samples in [start, end) with desired != current
+    desired_replicas_at_end: int = 0
+
+
+@dataclass(frozen=True)
+class DeploymentSummary:
+    """kube_deployment_* over a window: the peak and time of unavailable replicas, spec edits."""
+
+    namespace: str
+    name: str
+    max_unavailable: int
+    seconds_unavailable: int  # step * samples in [start, end) with unavailable > 0
+    spec_changes: int  # changes(metadata_generation[W])
+
+
+@dataclass(frozen=True)
+class Stretch:
+    """An incident (a job's targets down) or an alert's firing, on the step grid, [start, end)."""
+
+    namespace: str
+    name: str  # the job, or the alert's name
+    start: datetime
+    end: datetime
+    members: tuple[str, ...] = ()  # an incident's pods
+
+
+@dataclass(frozen=True)
+class AlertSummary:
+    name: str
+    severity: str
+    namespace: str
+    first_firing: datetime
+    last_firing: datetime  # the end of its last stretch (the window's end if still firing)
+    duration_seconds: int
+    firings: int
+    firing_at_end: bool  # a sample at the window's end itself
+
+
+@dataclass(frozen=True)
+class EventSummary:
+    namespace: str
+    kind: str
+    name: str
+    reason: str
+    message: str
+    count: int
+    first: datetime
+    last: datetime
+    count_in_window: int | None  # None when the series straddles a window edge
+
+
+@dataclass(frozen=True)
+class RolloutSummary:
+    namespace: str
+    kind: str
+    name: str
+    revision: int
+    revision_name: str
+    started_at: datetime
+
+
+@dataclass(frozen=True)
+class TrafficSummary:
+    """sum(increase()) of the matching series over the window, and histogram quantiles."""
+
+    requests: float | None
+    errors: float | None  # None when no series has a `code` label
+    p50: float | None
+    p95: float | None
+    p99: float | None
 
 
 @dataclass(frozen=True)
@@ -268,6 +448,11 @@ class Expected:
     pod_workloads: dict[PodKey, WorkloadKey]
     workloads: dict[WorkloadKey, WorkloadSummary]
     hpas: dict[HPAKey, HPASummary]
+    deployments: dict[tuple[str, str], DeploymentSummary] = field(default_factory=dict)
+    incidents: list[Stretch] = field(default_factory=list)  # per job, overlaps merged
+    alerts: list[AlertSummary] = field(default_factory=list)
+    events: list[EventSummary] = field(default_factory=list)  # series overlapping the window
+    rollouts: list[RolloutSummary] = field(default_factory=list)  # revisions created in it
 
 
 def promql(window: str, namespaces: Iterable[str] | None = None, step: int = 60) -> dict[str, str]:
@@ -382,6 +567,54 @@ def _subquery_steps(t: int, window: int, step: int) -> range:
     return range(first, t + 1, step)
 
 
+def _histogram_quantile(q: float, buckets: list[tuple[float, float]]) -> float | None:
+    """Prometheus 2.42 `bucketQuantile` over (upper bound, cumulative count); None for NaN."""
+    ordered = sorted(buckets)
+    if len(ordered) < 2 or ordered[-1][0] != math.inf:
+        return None
+    counts: list[float] = []
+    highest = -math.inf
+    for _, count in ordered:  # ensureMonotonic
+        highest = max(highest, count)
+        counts.append(highest)
+    observations = counts[-1]
+    if observations == 0:
+        return None
+    rank = q * observations
+    b = next(i for i, c in enumerate(counts) if c >= rank)
+    if b == len(ordered) - 1:
+        return ordered[-2][0]
+    if b == 0 and ordered[0][0] <= 0:
+        return ordered[0][0]
+    start, end, count = 0.0, ordered[b][0], counts[b]
+    if b > 0:
+        start = ordered[b - 1][0]
+        count -= counts[b - 1]
+        rank -= counts[b - 1]
+    return start + (end - start) * (rank / count)
+
+
+def _grid_stretches(times: Iterable[int], step: int, end: int) -> list[tuple[int, int]]:
+    """Consecutive grid times as [first, last + step), cut at `end`."""
+    out: list[tuple[int, int]] = []
+    for t in sorted(times):
+        if out and out[-1][1] == t:
+            out[-1] = (out[-1][0], min(t + step, end))
+        else:
+            out.append((t, min(t + step, end)))
+    return [(a, b) for a, b in out if b > a]
+
+
+def _merge_stretches(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for a, b in sorted(spans):
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
+
+
 # ------------------------------------------------------------------ internal helpers
 
 
@@ -418,6 +651,8 @@ class _ContainerTrace:
     cpu: list[float]  # that instance's CPU counter
     memory: list[float]
     total_cpu: list[float]  # CPU of all its runs so far, for the pod cgroup
+    periods: list[float] = field(default_factory=list)  # that instance's CFS periods
+    throttled: list[float] = field(default_factory=list)  # ... of which throttled
 
 
 @dataclass
@@ -582,6 +817,8 @@ class Scenario:
     pods: tuple[Pod, ...] = ()
     hpas: tuple[HPA, ...] = ()
     dips: tuple[Dip, ...] = ()
+    alerts: tuple[AlertRule, ...] = ()
+    scrape_gaps: tuple[ScrapeGap, ...] = ()
 
     def __post_init__(self) -> None:
         end = _ts(self.end)
@@ -701,11 +938,13 @@ class Scenario:
         return hpa.desired(t) if hpa else workload.replicas
 
     def _generation(self, workload: Workload, t: int) -> int:
-        # Every HPA rescale edits spec.replicas, which bumps metadata.generation.
+        # Every HPA rescale edits spec.replicas and every rollout the template: both bump
+        # metadata.generation.
+        rollouts = sum(1 for ts, _ in workload.rollouts if ts <= t)
         hpa = self._hpa_by_target.get((workload.namespace, workload.name))
         if hpa is None:
-            return workload.generation
-        return workload.generation + sum(1 for ts, _ in hpa.rescales if ts <= t)
+            return workload.generation + rollouts
+        return workload.generation + rollouts + sum(1 for ts, _ in hpa.rescales if ts <= t)
 
     def _alive_times(self, pod: Pod) -> list[int]:
         grid = self.grid
@@ -738,6 +977,7 @@ class Scenario:
             trace = _ContainerTrace(container, [], [], [], [])
             finished = 0.0  # CPU of earlier runs
             counter = 0.0
+            periods = throttled = 0  # CFS counters of the current run
             owner = -1  # the run `counter` belongs to
             for t in times:
                 # Draw every sample, running or not, so the streams stay aligned.
@@ -752,15 +992,26 @@ class Scenario:
                     trace.cpu.append(math.nan)
                     trace.memory.append(math.nan)
                     trace.total_cpu.append(finished)
+                    trace.periods.append(math.nan)
+                    trace.throttled.append(math.nan)
                     continue
                 diurnal = 1.0 + 0.3 * math.sin(2 * math.pi * t / DAY + phase)
                 rate = container.cpu_usage * diurnal * cpu_noise
+                # The share of CFS periods throttled grows with demand against the quota.
+                share = 0.0
                 if container.cpu_limit is not None:
+                    share = min(1.0, 0.5 * (rate / container.cpu_limit) ** 2)
                     rate = min(rate, container.cpu_limit)  # CFS throttling
                 if owner < 0:
                     counter, owner = rate * (t - inst.started), inst.index
+                    periods = CFS_PERIODS_PER_SECOND * (t - inst.started)
+                    throttled = round(periods * share)
                 else:
                     counter += rate * step
+                    periods += CFS_PERIODS_PER_SECOND * step
+                    throttled += round(CFS_PERIODS_PER_SECOND * step * share)
+                trace.periods.append(float(periods))
+                trace.throttled.append(float(throttled))
                 trace.instance_at.append(inst.index)
                 trace.cpu.append(counter)
                 trace.memory.append(self._working_set(pod, container, inst, t, mem_noise))
@@ -877,6 +1128,32 @@ class Scenario:
                 lambda: self._cadvisor(memory=True),
             ),
             f(UP, "gauge", "Whether the scrape target answered.", self._up),
+            f(
+                PERIODS,
+                "counter",
+                "Number of elapsed enforcement period intervals.",
+                lambda: self._cfs(throttled=False),
+            ),
+            f(
+                THROTTLED,
+                "counter",
+                "Number of throttled period intervals.",
+                lambda: self._cfs(throttled=True),
+            ),
+            f(
+                HTTP_REQUESTS,
+                "counter",
+                "Requests served, by handler and status code.",
+                lambda: self._http(latency=False),
+            ),
+            # A histogram's buckets as plain series: PromQL reads them by name and `le`.
+            f(
+                f"{HTTP_LATENCY}_bucket",
+                "gauge",
+                "Request latency buckets (cumulative).",
+                lambda: self._http(latency=True),
+            ),
+            f(ALERTS, "gauge", "Alerts firing.", self._alerts),
         ]
 
     def _constant(self, value: float) -> list[Sample]:
@@ -899,9 +1176,10 @@ class Scenario:
 
     def _node_condition(self) -> Iterator[tuple[dict[str, str], Iterable[Sample]]]:
         for node in self.nodes:
+            now = "true" if node.ready else "false"
             for status in ("true", "false", "unknown"):
                 labels = {"condition": "Ready", "node": node.name, "status": status}
-                yield labels, self._constant(1 if status == "true" else 0)
+                yield labels, self._constant(1 if status == now else 0)
 
     def _pod_labels(self, pod: Pod) -> dict[str, str]:
         return {"namespace": pod.namespace, "pod": pod.name, "uid": self.pod_uid(pod)}
@@ -912,7 +1190,7 @@ class Scenario:
     def _owner(self, pod: Pod) -> tuple[str, str]:
         workload = self._workloads[pod.workload]
         if workload.kind == "Deployment":
-            return "ReplicaSet", workload.replicaset
+            return "ReplicaSet", f"{workload.name}-{pod.template_hash or workload.template_hash}"
         return workload.kind, workload.name
 
     def _pod_info(self) -> Iterator[tuple[dict[str, str], Iterable[Sample]]]:
@@ -944,15 +1222,17 @@ class Scenario:
 
     def _replicaset_owner(self) -> Iterator[tuple[dict[str, str], Iterable[Sample]]]:
         for w in self.workloads:
-            if w.kind == "Deployment":
+            if w.kind != "Deployment":
+                continue
+            for _, template_hash, created in w.revisions():
                 labels = {
                     "namespace": w.namespace,
                     "owner_is_controller": "true",
                     "owner_kind": "Deployment",
                     "owner_name": w.name,
-                    "replicaset": w.replicaset,
+                    "replicaset": f"{w.name}-{template_hash}",
                 }
-                yield labels, self._constant(1)
+                yield labels, [(t, 1) for t in self.grid if created is None or t >= created]
 
     def _pod_phase(self) -> Iterator[tuple[dict[str, str], Iterable[Sample]]]:
         for pod in self.pods:
@@ -1121,6 +1401,39 @@ class Scenario:
             # An empty container label is no label: Prometheus drops empty label values.
             yield {**common, "id": cgroup}, list(zip(trace.times, totals, strict=True))
 
+    def _cfs(self, *, throttled: bool) -> Iterator[tuple[dict[str, str], Iterable[Sample]]]:
+        """CFS periods per container run, only for containers with a CPU limit (a CFS quota)."""
+        for pod in self.pods:
+            limited = [c for c in self._workloads[pod.workload].containers if c.cpu_limit]
+            if not limited:
+                continue
+            trace = self._trace(pod)
+            node = self._nodes[pod.node]
+            cgroup = self._cgroup(pod)
+            for ct in trace.containers:
+                if ct.container.cpu_limit is None:
+                    continue
+                values = ct.throttled if throttled else ct.periods
+                by_instance: dict[int, list[Sample]] = defaultdict(list)
+                for t, k, v in zip(trace.times, ct.instance_at, values, strict=True):
+                    if k >= 0:
+                        by_instance[k].append((t, v))
+                for k, samples in sorted(by_instance.items()):
+                    cid = self.container_id(pod, ct.container.name, k)
+                    labels = {
+                        "container": ct.container.name,
+                        "id": f"{cgroup}/cri-containerd-{cid}.scope",
+                        "image": ct.container.image,
+                        "instance": f"{node.ip}:10250",
+                        "job": "kubelet",
+                        "metrics_path": "/metrics/cadvisor",
+                        "name": cid,
+                        "namespace": pod.namespace,
+                        "node": pod.node,
+                        "pod": pod.name,
+                    }
+                    yield labels, samples
+
     def _up(self) -> Iterator[tuple[dict[str, str], Iterable[Sample]]]:
         for pod in self.pods:
             workload = self._workloads[pod.workload]
@@ -1133,7 +1446,106 @@ class Scenario:
                 "namespace": pod.namespace,
                 "pod": pod.name,
             }
-            yield labels, [(t, 1 if model.up(t) else 0) for t in self._alive_times(pod)]
+            yield (
+                labels,
+                [
+                    (t, 1 if model.up(t) else 0)
+                    for t in self._alive_times(pod)
+                    if not self._unscraped(pod, t)
+                ],
+            )
+
+    def _unscraped(self, pod: Pod, t: int) -> bool:
+        return any(
+            (g.namespace, g.pod) == pod.key and g.start <= t < g.end for g in self.scrape_gaps
+        )
+
+    def _scrape_labels(self, pod: Pod) -> dict[str, str]:
+        workload = self._workloads[pod.workload]
+        return {
+            "instance": f"{pod.ip}:{workload.metrics_port}",
+            "job": workload.name,
+            "namespace": pod.namespace,
+            "pod": pod.name,
+        }
+
+    def _http_trace(self, pod: Pod) -> list[tuple[int, int, dict[str, list[int]]]]:
+        """(time, run, handler -> [200, 404, 500 counts, bucket counts...]) at each scrape.
+
+        Counters count from zero in each run of the main container (a restart resets them)
+        and only while the pod serves (up); a scrape gap hides samples, not requests.
+        """
+        model = self._models[pod.key]
+        handlers = model.workload.http
+        main = model.workload.containers[0].name
+        rng = random.Random(f"{self.seed}|http|{pod.namespace}|{pod.name}")
+        out: list[tuple[int, int, dict[str, list[int]]]] = []
+        counts: dict[str, list[int]] = {}
+        owner = -1
+        for t in self._alive_times(pod):
+            draws = [(rng.gauss(1.0, 0.1), rng.uniform(0.5, 1.5)) for _ in handlers]
+            inst = model.instance_at(main, t)
+            if inst is None or not model.up(t):
+                continue
+            if inst.index != owner:
+                counts = {h.path: [0] * (3 + len(LATENCY_BUCKETS) + 1) for h in handlers}
+                owner = inst.index
+            diurnal = 1.0 + 0.3 * math.sin(2 * math.pi * t / DAY)
+            for h, (noise, error_noise) in zip(handlers, draws, strict=True):
+                n = max(0, round(h.rps * self.step_seconds * diurnal * noise))
+                errors = round(n * h.error_ratio * error_noise)
+                missing = round(n * 0.01)
+                row = counts[h.path]
+                row[0] += n - errors - missing
+                row[1] += missing
+                row[2] += errors
+                spread = [math.floor(n * share) for share in h.latency]
+                slow = n - math.floor(n * sum(h.latency))  # above the last finite bucket
+                # What rounding down left over goes to the busiest bucket.
+                spread[h.latency.index(max(h.latency))] += n - slow - sum(spread)
+                for i, k in enumerate(spread):
+                    row[3 + i] += k
+                row[3 + len(LATENCY_BUCKETS)] += slow
+            if not self._unscraped(pod, t):
+                out.append((t, owner, {path: list(row) for path, row in counts.items()}))
+        return out
+
+    def _http(self, *, latency: bool) -> Iterator[tuple[dict[str, str], Iterable[Sample]]]:
+        for pod in self.pods:
+            if not self._workloads[pod.workload].http:
+                continue
+            trace = self._http_trace(pod)
+            common = self._scrape_labels(pod)
+            for h in self._workloads[pod.workload].http:
+                if latency:
+                    for i, le in enumerate((*LATENCY_BUCKETS, math.inf)):
+                        samples: list[Sample] = []
+                        for t, _, rows in trace:
+                            row = rows[h.path]
+                            if sum(row[:3]):  # buckets appear with the run's first request
+                                samples.append((t, float(sum(row[3 : 4 + i]))))
+                        label = "+Inf" if le == math.inf else format_value(le)
+                        yield {**common, "handler": h.path, "le": label}, samples
+                    continue
+                for k, code in enumerate(("200", "404", "500")):
+                    # A client library creates a code's series at its first request of the run.
+                    samples = [
+                        (t, float(rows[h.path][k])) for t, _, rows in trace if rows[h.path][k]
+                    ]
+                    yield {**common, "code": code, "handler": h.path}, samples
+
+    def _alerts(self) -> Iterator[tuple[dict[str, str], Iterable[Sample]]]:
+        for rule in self.alerts:
+            labels = {"alertname": rule.name, "alertstate": "firing", "severity": rule.severity}
+            if rule.namespace is not None:
+                labels["namespace"] = rule.namespace
+            labels.update(rule.labels)
+            samples: list[Sample] = [
+                (t, 1)
+                for t in self.grid
+                if any(start <= t and (end is None or t < end) for start, end in rule.firing)
+            ]
+            yield dict(sorted(labels.items())), samples
 
     # ---------------------------------------------------------------- outputs
 
@@ -1210,7 +1622,188 @@ class Scenario:
             pod_workloads=pod_workloads,
             workloads=workloads,
             hpas=hpas,
+            deployments=self._expected_deployments(start, end, in_scope),
+            incidents=self._expected_incidents(start, end, in_scope),
+            alerts=self._expected_alerts(start, end, scope),
+            events=self._expected_events(start, end, scope),
+            rollouts=self._expected_rollouts(start, end, scope),
         )
+
+    def _expected_deployments(
+        self, start: int, end: int, in_scope: Callable[[Mapping[str, str]], bool]
+    ) -> dict[tuple[str, str], DeploymentSummary]:
+        generations = {
+            (s.labels["namespace"], s.labels["deployment"]): s for s in self._series(GENERATION)
+        }
+        out: dict[tuple[str, str], DeploymentSummary] = {}
+        for series in self._series(UNAVAILABLE):
+            if not in_scope(series.labels):
+                continue
+            key = (series.labels["namespace"], series.labels["deployment"])
+            i, j = _window(series.times, start, end)
+            times, values = series.times[i:j], series.values[i:j]
+            generation = generations[key]
+            gi, gj = _window(generation.times, start, end)
+            changes = generation.values[gi:gj]
+            out[key] = DeploymentSummary(
+                namespace=key[0],
+                name=key[1],
+                max_unavailable=int(max(values)),
+                seconds_unavailable=self.step_seconds
+                * sum(1 for t, v in zip(times, values, strict=True) if v > 0 and t < end),
+                spec_changes=sum(1 for a, b in itertools.pairwise(changes) if a != b),
+            )
+        return out
+
+    def _expected_incidents(
+        self, start: int, end: int, in_scope: Callable[[Mapping[str, str]], bool]
+    ) -> list[Stretch]:
+        """Targets down (a sample of 0) at grid points in [start, end), merged per job."""
+        by_job: dict[tuple[str, str], list[tuple[tuple[int, int], str]]] = defaultdict(list)
+        for series in self._series(UP):
+            if not in_scope(series.labels):
+                continue
+            down = [
+                t
+                for t, v in zip(series.times, series.values, strict=True)
+                if v == 0 and start <= t < end
+            ]
+            key = (series.labels["namespace"], series.labels["job"])
+            for span in _grid_stretches(down, self.step_seconds, end):
+                by_job[key].append((span, series.labels["pod"]))
+        out: list[Stretch] = []
+        for (namespace, job), spans in by_job.items():
+            for a, b in _merge_stretches(span for span, _ in spans):
+                pods = sorted({pod for (x, y), pod in spans if x < b and y > a})
+                out.append(Stretch(namespace, job, _dt(a), _dt(b), tuple(pods)))
+        out.sort(key=lambda i: (i.start, i.namespace, i.name))
+        return out
+
+    def _expected_alerts(
+        self, start: int, end: int, scope: frozenset[str] | None
+    ) -> list[AlertSummary]:
+        points: dict[tuple[str, str, str], list[int]] = defaultdict(list)
+        at_end: set[tuple[str, str, str]] = set()
+        for series in self._series(ALERTS):
+            labels = series.labels
+            namespace = labels.get("namespace")
+            if scope is not None and namespace not in scope:
+                continue
+            key = (labels["alertname"], labels["severity"], namespace or "")
+            points[key].extend(t for t in series.times if start <= t < end)
+            if end in series.times:
+                at_end.add(key)
+        out: list[AlertSummary] = []
+        for (name, severity, namespace), times in points.items():
+            spans = _merge_stretches(_grid_stretches(times, self.step_seconds, end))
+            if not spans:
+                continue
+            out.append(
+                AlertSummary(
+                    name=name,
+                    severity=severity,
+                    namespace=namespace,
+                    first_firing=_dt(spans[0][0]),
+                    last_firing=_dt(spans[-1][1]),
+                    duration_seconds=sum(b - a for a, b in spans),
+                    firings=len(spans),
+                    firing_at_end=(name, severity, namespace) in at_end,
+                )
+            )
+        return sorted(out, key=lambda a: (a.name, a.namespace))
+
+    def _expected_events(
+        self, start: int, end: int, scope: frozenset[str] | None
+    ) -> list[EventSummary]:
+        """Event series (as recorded up to `end` of the history) that overlap the window."""
+        out: list[EventSummary] = []
+        for e in self._event_series(self.end_ts):
+            first, last = e.times[0], e.times[-1]
+            if (scope is not None and e.namespace not in scope) or first > end or last < start:
+                continue
+            out.append(
+                EventSummary(
+                    namespace=e.namespace,
+                    kind=e.involved["kind"],
+                    name=e.involved["name"],
+                    reason=e.reason,
+                    message=e.message,
+                    count=len(e.times),
+                    first=_dt(first),
+                    last=_dt(last),
+                    count_in_window=len(e.times) if start <= first and last <= end else None,
+                )
+            )
+        return out
+
+    def _expected_rollouts(
+        self, start: int, end: int, scope: frozenset[str] | None
+    ) -> list[RolloutSummary]:
+        """ReplicaSets created in [start, end); ControllerRevisions all predate the history."""
+        out = [
+            RolloutSummary(w.namespace, w.kind, w.name, revision, f"{w.name}-{h}", _dt(created))
+            for w in self.workloads
+            if scope is None or w.namespace in scope
+            for revision, h, created in w.revisions()
+            if created is not None and start <= created < end
+        ]
+        return sorted(out, key=lambda r: (r.started_at, r.namespace, r.name))
+
+    def expected_traffic(
+        self,
+        window_start: datetime,
+        window_end: datetime,
+        namespaces: set[str] | frozenset[str],
+        selector: Mapping[str, str],
+    ) -> TrafficSummary:
+        """Request figures over the window for series matching `selector` (label = value)."""
+        start, end = _ts(window_start), _ts(window_end)
+
+        def matches(labels: Mapping[str, str]) -> bool:
+            return labels.get("namespace") in namespaces and all(
+                labels.get(k) == v for k, v in selector.items()
+            )
+
+        def increases(name: str) -> list[tuple[dict[str, str], float]]:
+            out = []
+            for series in self._series(name):
+                if matches(series.labels):
+                    got = _extrapolated_rate(series.times, series.values, start, end, is_rate=False)
+                    if got is not None:
+                        out.append((series.labels, got))
+            return out
+
+        counters = increases(HTTP_REQUESTS)
+        requests = math.fsum(v for _, v in counters) if counters else None
+        errors_found = [v for labels, v in counters if labels["code"].startswith("5")]
+        errors = math.fsum(errors_found) if errors_found else (0.0 if counters else None)
+        by_le: dict[float, float] = defaultdict(float)
+        for labels, value in increases(f"{HTTP_LATENCY}_bucket"):
+            by_le[float(labels["le"])] += value
+        buckets = list(by_le.items())
+        return TrafficSummary(
+            requests=requests,
+            errors=errors,
+            p50=_histogram_quantile(0.5, buckets),
+            p95=_histogram_quantile(0.95, buckets),
+            p99=_histogram_quantile(0.99, buckets),
+        )
+
+    def nodes_at_end(self) -> tuple[int, list[str]]:
+        """(nodes, names of the NotReady ones)."""
+        return len(self.nodes), sorted(n.name for n in self.nodes if not n.ready)
+
+    def workload_status_at_end(self) -> dict[WorkloadKey, tuple[int, int, int]]:
+        """(desired, ready, unavailable) replicas of Deployments and StatefulSets at `end`."""
+        end = self.end_ts
+        out: dict[WorkloadKey, tuple[int, int, int]] = {}
+        for w in self.workloads:
+            if w.kind == "DaemonSet":
+                continue
+            ready = sum(1 for m in self._pods_of(w) if m.alive(end) and m.ready(end))
+            desired = self._spec_replicas(w, end) if w.kind == "Deployment" else w.replicas
+            out[w.key] = (desired, ready, max(0, desired - ready))
+        return out
 
     def _expected_restarts(
         self, start: int, end: int, in_scope: Callable[[Mapping[str, str]], bool]
@@ -1302,6 +1895,28 @@ class Scenario:
                 memory_series[(series.labels["namespace"], series.labels["pod"], name)].append(
                     series
                 )
+        cfs: dict[tuple[str, ContainerKey], list[_Series]] = defaultdict(list)
+        for family in (PERIODS, THROTTLED):
+            for series in self._series(family):
+                labels = series.labels
+                cfs[(family, (labels["namespace"], labels["pod"], labels["container"]))].append(
+                    series
+                )
+
+        def increase(family: str, key: ContainerKey) -> float | None:
+            """sum by container (increase()) over its runs' series, as the CFS queries do."""
+            parts = [
+                got
+                for series in cfs.get((family, key), [])
+                if (
+                    got := _extrapolated_rate(
+                        series.times, series.values, start, end, is_rate=False
+                    )
+                )
+                is not None
+            ]
+            return math.fsum(parts) if parts else None
+
         steps = _subquery_steps(end, end - start, CPU_SUBQUERY_STEP)
         out: dict[ContainerKey, ContainerUsage] = {}
         for pod in self.pods:
@@ -1344,6 +1959,8 @@ class Scenario:
                     cpu_limit=c.cpu_limit,
                     memory_request=c.memory_request,
                     memory_limit=c.memory_limit,
+                    cpu_periods=increase(PERIODS, key),
+                    cpu_throttled_periods=increase(THROTTLED, key),
                 )
         return out
 
@@ -1377,6 +1994,10 @@ class Scenario:
     ) -> dict[HPAKey, HPASummary]:
         out: dict[HPAKey, HPASummary] = {}
         by_key = {h.key: h for h in self.hpas}
+        desired_series = {
+            (s.labels["namespace"], s.labels["horizontalpodautoscaler"]): s
+            for s in self._series(HPA_DESIRED)
+        }
         for series in self._series(HPA_CURRENT):
             key = (series.labels["namespace"], series.labels["horizontalpodautoscaler"])
             if scope is not None and key[0] not in scope:
@@ -1388,6 +2009,9 @@ class Scenario:
             if not values:
                 continue
             at_max = [t for t, v in zip(times, values, strict=True) if v == hpa.max_replicas]
+            desired = dict(zip(desired_series[key].times, desired_series[key].values, strict=True))
+            differs = [t for t, v in zip(times, values, strict=True) if desired.get(t) != v]
+            pinned = hpa.max_replicas == hpa.min_replicas
             out[key] = HPASummary(
                 namespace=key[0],
                 name=key[1],
@@ -1397,8 +2021,12 @@ class Scenario:
                 rescales=sum(1 for a, b in itertools.pairwise(values) if a != b),
                 peak_replicas=int(max(values)),
                 samples_at_max=len(at_max),
-                seconds_at_max=self.step_seconds * sum(1 for t in at_max if t < end),
+                seconds_at_max=0
+                if pinned
+                else self.step_seconds * sum(1 for t in at_max if t < end),
                 current_replicas_at_end=hpa.current(end),
+                seconds_not_at_desired=self.step_seconds * sum(1 for t in differs if t < end),
+                desired_replicas_at_end=hpa.desired(end),
             )
         return out
 
@@ -1480,6 +2108,15 @@ class Scenario:
                         "message": "kubelet is posting ready status",
                         "lastTransitionTime": since,
                         "lastHeartbeatTime": _rfc3339(self.end_ts - 20),
+                    }
+                    if node.ready
+                    else {
+                        "type": "Ready",
+                        "status": "Unknown",
+                        "reason": "NodeStatusUnknown",
+                        "message": "Kubelet stopped posting node status.",
+                        "lastTransitionTime": since,
+                        "lastHeartbeatTime": since,
                     }
                 ],
                 "nodeInfo": {
@@ -1567,38 +2204,60 @@ class Scenario:
                 },
                 "status": status,
             }
-            rs_meta = self._meta("ReplicaSet", w.namespace, w.replicaset, created)
-            rs_meta["labels"] = {**w.labels, "pod-template-hash": w.template_hash}
-            rs_meta["ownerReferences"] = [self._owner_ref("Deployment", w.namespace, w.name)]
-            rs_meta["annotations"] = {"deployment.kubernetes.io/revision": "1"}
-            replicaset = {
-                "apiVersion": "apps/v1",
-                "kind": "ReplicaSet",
-                "metadata": rs_meta,
-                "spec": {
-                    "replicas": spec_replicas,
-                    "selector": {
-                        "matchLabels": {
-                            **selector["matchLabels"],
-                            "pod-template-hash": w.template_hash,
-                        }
-                    },
-                    "template": self._template(w, {"pod-template-hash": w.template_hash}),
-                },
-                "status": {
-                    "replicas": len(pods),
-                    "readyReplicas": ready,
-                    "availableReplicas": ready,
-                    "observedGeneration": 1,
-                },
-            }
-            return [deployment, replicaset]
+            replicasets = []
+            for revision, template_hash, rs_created in w.revisions():
+                current = template_hash == w.hash_at(None)
+                name = f"{w.name}-{template_hash}"
+                rs_meta = self._meta(
+                    "ReplicaSet", w.namespace, name, created if rs_created is None else rs_created
+                )
+                rs_meta["labels"] = {**w.labels, "pod-template-hash": template_hash}
+                rs_meta["ownerReferences"] = [self._owner_ref("Deployment", w.namespace, w.name)]
+                rs_meta["annotations"] = {"deployment.kubernetes.io/revision": str(revision)}
+                replicasets.append(
+                    {
+                        "apiVersion": "apps/v1",
+                        "kind": "ReplicaSet",
+                        "metadata": rs_meta,
+                        "spec": {
+                            # Old ReplicaSets are kept, scaled to zero, for rollbacks.
+                            "replicas": spec_replicas if current else 0,
+                            "selector": {
+                                "matchLabels": {
+                                    **selector["matchLabels"],
+                                    "pod-template-hash": template_hash,
+                                }
+                            },
+                            "template": self._template(w, {"pod-template-hash": template_hash}),
+                        },
+                        "status": {
+                            "replicas": len(pods) if current else 0,
+                            "readyReplicas": ready if current else 0,
+                            "availableReplicas": ready if current else 0,
+                            "observedGeneration": 1,
+                        },
+                    }
+                )
+            return [deployment, *replicasets]
         meta = self._meta(w.kind, w.namespace, w.name, created)
         meta["generation"] = w.generation
         meta["labels"] = dict(w.labels)
+        revision_meta = self._meta(
+            "ControllerRevision", w.namespace, f"{w.name}-{w.template_hash}", created
+        )
+        revision_meta["labels"] = dict(w.labels)
+        revision_meta["ownerReferences"] = [self._owner_ref(w.kind, w.namespace, w.name)]
+        controller_revision = {
+            "apiVersion": "apps/v1",
+            "kind": "ControllerRevision",
+            "metadata": revision_meta,
+            "revision": w.revision,
+            "data": {"spec": {"template": {**self._template(w, {}), "$patch": "replace"}}},
+        }
         if w.kind == "StatefulSet":
             revision = f"{w.name}-{w.template_hash}"
             return [
+                controller_revision,
                 {
                     "apiVersion": "apps/v1",
                     "kind": "StatefulSet",
@@ -1619,9 +2278,10 @@ class Scenario:
                         "currentRevision": revision,
                         "updateRevision": revision,
                     },
-                }
+                },
             ]
         return [
+            controller_revision,
             {
                 "apiVersion": "apps/v1",
                 "kind": "DaemonSet",
@@ -1636,7 +2296,7 @@ class Scenario:
                     "numberAvailable": ready,
                     "numberMisscheduled": 0,
                 },
-            }
+            },
         ]
 
     def _pod_object(self, model: _PodModel, end: int) -> dict[str, Any]:
@@ -1644,7 +2304,7 @@ class Scenario:
         kind, owner = self._owner(pod)
         labels = dict(w.labels)
         if w.kind == "Deployment":
-            labels["pod-template-hash"] = w.template_hash
+            labels["pod-template-hash"] = pod.template_hash or w.template_hash
         elif w.kind == "StatefulSet":
             labels["controller-revision-hash"] = f"{w.name}-{w.template_hash}"
             labels["statefulset.kubernetes.io/pod-name"] = pod.name
@@ -1825,45 +2485,27 @@ class Scenario:
             "status": status,
         }
 
-    def _events(self, end: int) -> list[dict[str, Any]]:
-        """Aggregated core/v1 Events over the whole history.
+    def _event_series(self, end: int) -> list[EventSeries]:
+        """Every event series of the history up to `end`, as the cluster recorded them.
 
         A real API server forgets events after --event-ttl (1 h by default); these are kept
         so that tests can exercise every kind.
         """
-        events: list[dict[str, Any]] = []
+        out: list[EventSeries] = []
 
-        def event(
-            namespace: str,
-            involved: dict[str, Any],
-            reason: str,
-            message: str,
-            type_: str,
-            times: list[int],
-            source: dict[str, str],
-        ) -> None:
-            name = f"{involved['name']}.{_digest(reason, message, times[0])[:16]}"
-            events.append(
-                {
-                    "apiVersion": "v1",
-                    "kind": "Event",
-                    "metadata": {
-                        "name": name,
-                        "namespace": namespace,
-                        "uid": _uid(self.seed, "Event", namespace, name),
-                        "creationTimestamp": _rfc3339(times[0]),
-                    },
-                    "involvedObject": involved,
-                    "reason": reason,
-                    "message": message,
-                    "type": type_,
-                    "count": len(times),
-                    "firstTimestamp": _rfc3339(times[0]),
-                    "lastTimestamp": _rfc3339(times[-1]),
-                    "source": source,
-                }
-            )
+        def pod_ref(pod: Pod, container: str | None = None) -> dict[str, Any]:
+            ref = {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "name": pod.name,
+                "namespace": pod.namespace,
+                "uid": self.pod_uid(pod),
+            }
+            if container:
+                ref["fieldPath"] = f"spec.containers{{{container}}}"
+            return ref
 
+        kubelet = {"component": "kubelet"}
         for model in self._models.values():
             pod = model.pod
             if not model.alive(end):
@@ -1873,77 +2515,270 @@ class Scenario:
                     r for r in model.restarts[c.name] if self.start_ts <= r.timestamp <= end
                 ]
                 crashes = [r.timestamp for r in restarts if r.reason != "OOMKilled"]
-                involved = {
-                    "apiVersion": "v1",
-                    "kind": "Pod",
-                    "name": pod.name,
-                    "namespace": pod.namespace,
-                    "uid": self.pod_uid(pod),
-                    "fieldPath": f"spec.containers{{{c.name}}}",
-                }
                 if crashes:
-                    event(
-                        pod.namespace,
-                        involved,
-                        "BackOff",
-                        f"Back-off restarting failed container {c.name} in pod "
-                        f"{pod.name}_{pod.namespace}({self.pod_uid(pod)})",
-                        "Warning",
-                        crashes,
-                        {"component": "kubelet", "host": pod.node},
+                    out.append(
+                        EventSeries(
+                            pod.namespace,
+                            pod_ref(pod, c.name),
+                            "BackOff",
+                            f"Back-off restarting failed container {c.name} in pod "
+                            f"{pod.name}_{pod.namespace}({self.pod_uid(pod)})",
+                            "Warning",
+                            tuple(crashes),
+                            {**kubelet, "host": pod.node},
+                        )
                     )
                 for r in restarts:
                     if r.reason != "OOMKilled":
                         continue
                     pid = 4000 + int(_digest(pod.name, r.timestamp)[:4], 16) % 5000
-                    event(
-                        "default",
-                        {
-                            "kind": "Node",
-                            "name": pod.node,
-                            "uid": _uid(self.seed, "Node", pod.node),
-                        },
-                        "OOMKilling",
-                        f"Memory cgroup out of memory: Killed process {pid} ({c.name}) "
-                        f"total-vm:{(c.memory_limit or 0) // KiB * 2}kB, "
-                        f"anon-rss:{(c.memory_limit or 0) // KiB}kB, file-rss:0kB, "
-                        f"shmem-rss:0kB, UID:0 pgtables:1024kB oom_score_adj:999",
-                        "Warning",
-                        [r.timestamp],
-                        {"component": "kernel-monitor", "host": pod.node},
+                    out.append(
+                        EventSeries(
+                            "default",
+                            {
+                                "kind": "Node",
+                                "name": pod.node,
+                                "uid": _uid(self.seed, "Node", pod.node),
+                            },
+                            "OOMKilling",
+                            f"Memory cgroup out of memory: Killed process {pid} ({c.name}) "
+                            f"total-vm:{(c.memory_limit or 0) // KiB * 2}kB, "
+                            f"anon-rss:{(c.memory_limit or 0) // KiB}kB, file-rss:0kB, "
+                            f"shmem-rss:0kB, UID:0 pgtables:1024kB oom_score_adj:999",
+                            "Warning",
+                            (r.timestamp,),
+                            {"component": "kernel-monitor", "host": pod.node},
+                        )
+                    )
+        # Readiness probes fail every 10 s through a dip (core/v1 only, as an old kubelet).
+        for dip in self.dips:
+            for model in self._models.values():
+                pod = model.pod
+                if (pod.namespace, model.workload.name) != (dip.namespace, dip.workload):
+                    continue
+                times = tuple(t for t in range(dip.start, dip.end, 10) if model.alive(t))
+                if times and self.start_ts <= times[0] and times[-1] <= end:
+                    out.append(
+                        EventSeries(
+                            pod.namespace,
+                            pod_ref(pod, model.workload.containers[0].name),
+                            "Unhealthy",
+                            "Readiness probe failed: HTTP probe failed with statuscode: 503",
+                            "Warning",
+                            times,
+                            {**kubelet, "host": pod.node},
+                            apis=("core",),
+                        )
                     )
         for hpa in self.hpas:
-            by_message: dict[str, list[int]] = defaultdict(list)
-            previous = hpa.initial_replicas
-            for ts, replicas in hpa.rescales:
-                if ts > end:
-                    break
-                why = (
-                    "cpu resource utilization (percentage of request) above target"
-                    if replicas > previous
-                    else "All metrics below target"
-                )
-                if ts >= self.start_ts:
-                    by_message[f"New size: {replicas}; reason: {why}"].append(ts)
-                previous = replicas
-            for message, times in by_message.items():
-                event(
+            self._hpa_events(hpa, end, out)
+        for w in self.workloads:
+            self._rollout_events(w, end, out)
+        out.extend(self._extra_events)
+        return [e for e in out if e.times[0] >= self.start_ts and e.times[-1] <= end]
+
+    def _hpa_events(self, hpa: HPA, end: int, out: list[EventSeries]) -> None:
+        by_message: dict[str, list[int]] = defaultdict(list)
+        scaled: dict[str, list[int]] = defaultdict(list)
+        workload = self._workloads[(hpa.namespace, "Deployment", hpa.target)]
+        previous = hpa.initial_replicas
+        for ts, replicas in hpa.rescales:
+            if ts > end:
+                break
+            up = replicas > previous
+            why = (
+                "cpu resource utilization (percentage of request) above target"
+                if up
+                else "All metrics below target"
+            )
+            if ts >= self.start_ts:
+                by_message[f"New size: {replicas}; reason: {why}"].append(ts)
+                rs = f"{workload.name}-{workload.hash_at(ts)}"
+                verb = "up" if up else "down"
+                scaled[f"Scaled {verb} replica set {rs} to {replicas}"].append(ts)
+            previous = replicas
+        about = {
+            "apiVersion": "autoscaling/v2",
+            "kind": "HorizontalPodAutoscaler",
+            "name": hpa.name,
+            "namespace": hpa.namespace,
+            "uid": _uid(self.seed, "HorizontalPodAutoscaler", hpa.namespace, hpa.name),
+        }
+        for message, times in by_message.items():
+            out.append(
+                EventSeries(
                     hpa.namespace,
-                    {
-                        "apiVersion": "autoscaling/v2",
-                        "kind": "HorizontalPodAutoscaler",
-                        "name": hpa.name,
-                        "namespace": hpa.namespace,
-                        "uid": _uid(self.seed, "HorizontalPodAutoscaler", hpa.namespace, hpa.name),
-                    },
+                    about,
                     "SuccessfulRescale",
                     message,
                     "Normal",
-                    times,
+                    tuple(times),
                     {"component": "horizontal-pod-autoscaler"},
                 )
-        events.sort(key=lambda e: (e["lastTimestamp"], e["metadata"]["name"]))
-        return events
+            )
+        deployment = self._deployment_ref(workload)
+        for message, times in scaled.items():
+            out.append(
+                EventSeries(
+                    hpa.namespace,
+                    deployment,
+                    "ScalingReplicaSet",
+                    message,
+                    "Normal",
+                    tuple(times),
+                    {"component": "deployment-controller"},
+                )
+            )
+        # Pods of a slow rescale waited for capacity (events.k8s.io/v1 only, as the scheduler).
+        for ts, lag in hpa.slow:
+            if not self.start_ts <= ts <= end:
+                continue
+            for model in self._models_by_workload[workload.key]:
+                if model.pod.created != ts + lag:
+                    continue
+                times = tuple(range(ts + 60, min(ts + lag, end + 1), 60))
+                out.append(
+                    EventSeries(
+                        hpa.namespace,
+                        {
+                            "apiVersion": "v1",
+                            "kind": "Pod",
+                            "name": model.pod.name,
+                            "namespace": model.pod.namespace,
+                            "uid": self.pod_uid(model.pod),
+                        },
+                        "FailedScheduling",
+                        "0/3 nodes are available: 3 Insufficient cpu. preemption: 0/3 nodes "
+                        "are available: 3 No preemption victims found for incoming pod.",
+                        "Warning",
+                        times,
+                        {"component": "default-scheduler"},
+                        apis=("events",),
+                    )
+                )
+
+    def _deployment_ref(self, w: Workload) -> dict[str, Any]:
+        return {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "name": w.name,
+            "namespace": w.namespace,
+            "uid": _uid(self.seed, "Deployment", w.namespace, w.name),
+        }
+
+    def _rollout_events(self, w: Workload, end: int, out: list[EventSeries]) -> None:
+        """A rollout replaces pods one at a time: each new pod up, then one old pod down."""
+        for ts, new_hash in w.rollouts:
+            if not self.start_ts <= ts <= end:
+                continue
+            old = f"{w.name}-{w.hash_at(ts - 1)}"
+            new = f"{w.name}-{new_hash}"
+            created = sorted(
+                m.pod.created for m in self._pods_of(w) if m.pod.template_hash == new_hash
+            )
+            for k, at in enumerate(created, 1):
+                for verb, rs, size in (("up", new, k), ("down", old, len(created) - k)):
+                    out.append(
+                        EventSeries(
+                            w.namespace,
+                            self._deployment_ref(w),
+                            "ScalingReplicaSet",
+                            f"Scaled {verb} replica set {rs} to {size}",
+                            "Normal",
+                            (at,),
+                            {"component": "deployment-controller"},
+                        )
+                    )
+
+    @cached_property
+    def _extra_events(self) -> list[EventSeries]:
+        """Events with no other trace in the history (a mount that failed and then worked)."""
+        out: list[EventSeries] = []
+        for model in self._models.values():
+            pod = model.pod
+            if pod.name != "ledger-1":
+                continue
+            at = self.end_ts - 3 * HOUR
+            out.append(
+                EventSeries(
+                    pod.namespace,
+                    {
+                        "apiVersion": "v1",
+                        "kind": "Pod",
+                        "name": pod.name,
+                        "namespace": pod.namespace,
+                        "uid": self.pod_uid(pod),
+                    },
+                    "FailedMount",
+                    'MountVolume.SetUp failed for volume "backup-config" : configmap '
+                    '"ledger-backup" not found',
+                    "Warning",
+                    (at, at + 120, at + 240),
+                    {"component": "kubelet", "host": pod.node},
+                )
+            )
+        return out
+
+    def _events(self, end: int) -> list[dict[str, Any]]:
+        """The event series as core/v1 and events.k8s.io/v1 objects: both APIs serve one store,
+        so most series appear in both (`EventSeries.apis` says where)."""
+        objects: list[dict[str, Any]] = []
+        for e in self._event_series(end):
+            name = f"{e.involved['name']}.{_digest(e.reason, e.message, e.times[0])[:16]}"
+            meta = {
+                "name": name,
+                "namespace": e.namespace,
+                "uid": _uid(self.seed, "Event", e.namespace, name),
+                "creationTimestamp": _rfc3339(e.times[0]),
+            }
+            new_api = e.apis == ("events",)  # written through events.k8s.io: eventTime, series
+            series = (
+                {"count": len(e.times), "lastObservedTime": _rfc3339(e.times[-1])}
+                if len(e.times) > 1
+                else None
+            )
+            if "core" in e.apis:
+                objects.append(
+                    {
+                        "apiVersion": "v1",
+                        "kind": "Event",
+                        "metadata": meta,
+                        "involvedObject": e.involved,
+                        "reason": e.reason,
+                        "message": e.message,
+                        "type": e.type,
+                        "count": len(e.times),
+                        "firstTimestamp": _rfc3339(e.times[0]),
+                        "lastTimestamp": _rfc3339(e.times[-1]),
+                        "source": e.source,
+                    }
+                )
+            if "events" in e.apis:
+                view: dict[str, Any] = {
+                    "apiVersion": "events.k8s.io/v1",
+                    "kind": "Event",
+                    "metadata": meta,
+                    "regarding": e.involved,
+                    "reason": e.reason,
+                    "note": e.message,
+                    "type": e.type,
+                    "reportingController": e.source["component"],
+                    "reportingInstance": e.source.get("host", e.source["component"]),
+                }
+                if new_api:
+                    view["eventTime"] = _rfc3339(e.times[0]).replace("Z", ".000000Z")
+                    view["action"] = "Scheduling"
+                    if series:
+                        view["series"] = series
+                else:
+                    view["eventTime"] = None
+                    view["deprecatedCount"] = len(e.times)
+                    view["deprecatedFirstTimestamp"] = _rfc3339(e.times[0])
+                    view["deprecatedLastTimestamp"] = _rfc3339(e.times[-1])
+                    view["deprecatedSource"] = e.source
+                objects.append(view)
+        objects.sort(key=lambda o: (o["apiVersion"], o["metadata"]["name"]))
+        return objects
 
 
 # ----------------------------------------------------------------------- builders
@@ -1977,6 +2812,7 @@ class _Builder:
         *,
         tier: str,
         metrics_port: int | None,
+        http: tuple[Handler, ...] = (),
     ) -> Workload:
         template_hash = _name_suffix(self.rng, 10 if kind == "Deployment" else 9)
         w = Workload(
@@ -1989,9 +2825,20 @@ class _Builder:
             template_hash=template_hash,
             metrics_port=metrics_port,
             generation=1 + self.rng.randrange(5),
+            http=http,
         )
         self.workloads.append(w)
         return w
+
+    def rollout(self, w: Workload, at: int) -> Workload:
+        """A new pod template at `at`; its pods are built with the returned hash."""
+        # Not from self.rng: names drawn after this stay what they were without the rollout.
+        new_hash = _name_suffix(random.Random(f"{w.namespace}|{w.name}|{at}"), 10)
+        rolled = dataclasses.replace(
+            w, rollouts=(*w.rollouts, (at, new_hash)), revision=w.revision + 2
+        )
+        self.workloads[self.workloads.index(w)] = rolled
+        return rolled
 
     def pod(
         self,
@@ -2002,12 +2849,14 @@ class _Builder:
         node: int | None = None,
         deleted: int | None = None,
         restarts: Iterable[Restart] = (),
+        template_hash: str = "",
     ) -> Pod:
         if node is None:
             node, self._next_node = self._next_node, (self._next_node + 1) % len(self.nodes)
         if name is None:
             suffix = _name_suffix(self.rng, 5)
-            name = f"{w.replicaset}-{suffix}" if w.kind == "Deployment" else f"{w.name}-{suffix}"
+            replicaset = f"{w.name}-{template_hash or w.template_hash}"
+            name = f"{replicaset}-{suffix}" if w.kind == "Deployment" else f"{w.name}-{suffix}"
         ip = f"10.{244 + node // 256}.{node % 256}.{self._next_ip[node]}"
         self._next_ip[node] += 1
         pod = Pod(
@@ -2019,6 +2868,7 @@ class _Builder:
             created,
             deleted,
             tuple(sorted(restarts, key=_restart_ts)),
+            template_hash,
         )
         self.pods.append(pod)
         return pod
@@ -2066,6 +2916,11 @@ def _build_demo(end: int, seed: int) -> Scenario:
         ),
         tier="backend",
         metrics_port=8080,
+        http=(
+            Handler("/cart", 4.0, 0.004, (0.05, 0.15, 0.35, 0.25, 0.12, 0.05, 0.027)),
+            # Quotes and a backslash: a user's selector must match it literally.
+            Handler('/search?q="a\\b"', 1.0, 0.02, (0.01, 0.04, 0.15, 0.3, 0.3, 0.13, 0.065)),
+        ),
     )
     frontend = b.workload(
         "shop",
@@ -2154,6 +3009,8 @@ def _build_demo(end: int, seed: int) -> Scenario:
                 (2, 6),  # the last day
             )
         ),
+        # Its new pods waited 15 minutes for capacity: desired and current differ that long.
+        slow=((end - 20 * HOUR, 15 * MINUTE),),
     )
     b.pod(
         checkout,
@@ -2168,7 +3025,7 @@ def _build_demo(end: int, seed: int) -> Scenario:
     scaled: list[tuple[int, Workload]] = []  # (created, ...) of live HPA pods, newest last
     current = hpa.initial_replicas
     for ts, replicas in hpa.rescales:
-        at = ts + hpa.lag_seconds  # pods follow the current replica count
+        at = ts + hpa.lag(ts)  # pods follow the current replica count
         while current < replicas:
             scaled.append((at, checkout))
             current += 1
@@ -2179,20 +3036,30 @@ def _build_demo(end: int, seed: int) -> Scenario:
     for created, w in scaled:
         b.pod(w, created)
 
-    # shop/frontend: pod X is replaced by Z 10 h before end.
+    # shop/frontend: a rollout 10 h before end replaces pod X by Z, then Y by W.
+    rollout = end - 10 * HOUR
+    frontend = b.rollout(frontend, rollout)
+    new_hash = frontend.rollouts[-1][1]
     b.pod(
         frontend,
         long_ago,
         node=0,
-        deleted=end - 10 * HOUR,
+        deleted=rollout,
         restarts=[
             Restart(end - 8 * DAY, "web", "Error", 1),
             Restart(end - 6 * DAY, "web", "OOMKilled", 137),
             Restart(end - 16 * HOUR + 23, "web", "Error", 1),
         ],
     )
-    b.pod(frontend, long_ago, node=1, restarts=[Restart(end - 4 * DAY, "web", "Error", 143)])
-    b.pod(frontend, end - 10 * HOUR, node=2)
+    b.pod(
+        frontend,
+        long_ago,
+        node=1,
+        deleted=rollout + 2 * MINUTE,
+        restarts=[Restart(end - 4 * DAY, "web", "Error", 143)],
+    )
+    b.pod(frontend, rollout, node=2, template_hash=new_hash)
+    b.pod(frontend, rollout + 2 * MINUTE, node=0, template_hash=new_hash)
 
     # payments/api: P crash-loops twice; the second loop is still backing off at end.
     b.pod(
@@ -2223,19 +3090,92 @@ def _build_demo(end: int, seed: int) -> Scenario:
     for i in range(3):
         b.pod(kube_proxy, end - 20 * DAY, node=i)
 
+    # An HPA that never rescales: payments/api stays at its minimum.
+    steady = HPA("payments", "api", "api", min_replicas=2, max_replicas=4, initial_replicas=2)
+    pods = sorted(b.pods, key=lambda p: (p.namespace, p.name))
+    crash_looping = next(p for p in pods if p.restarts and p.workload == api.key)
+    checkout_b = next(
+        p
+        for p in pods
+        if p.workload == checkout.key and p.node == "node-b" and p.created == long_ago
+    )
     return Scenario(
         end=_dt(end),
         seed=seed,
         namespaces=("default", "kube-system", "payments", "shop"),
-        nodes=b.nodes,
+        # node-d is NotReady and runs nothing.
+        nodes=(*b.nodes, Node("node-d", "10.0.1.14", "10.244.3.0/24", ready=False)),
         workloads=tuple(b.workloads),
-        pods=tuple(sorted(b.pods, key=lambda p: (p.namespace, p.name))),
-        hpas=(hpa,),
+        pods=tuple(pods),
+        hpas=(hpa, steady),
         dips=(
             Dip("shop", "checkout", end - 5 * HOUR, end - 5 * HOUR + 10 * MINUTE),
             Dip("payments", "ledger", end - 44 * HOUR, end - 44 * HOUR + 6 * MINUTE),
         ),
+        alerts=(
+            AlertRule(
+                "KubePodCrashLooping",
+                "warning",
+                "payments",
+                (("container", "api"), ("pod", crash_looping.name)),
+                # The second loop still fires at the end of the history.
+                (
+                    (end - 40 * HOUR + 2 * MINUTE, end - 40 * HOUR + 10 * MINUTE),
+                    (end - 9 * MINUTE, None),
+                ),
+            ),
+            AlertRule(
+                "TargetDown",
+                "warning",
+                "shop",
+                (("job", "checkout"),),
+                ((end - 5 * HOUR + 2 * MINUTE, end - 5 * HOUR + 10 * MINUTE),),
+            ),
+            AlertRule(
+                "TargetDown",
+                "warning",
+                "payments",
+                (("job", "ledger"),),
+                ((end - 44 * HOUR + 2 * MINUTE, end - 44 * HOUR + 6 * MINUTE),),
+            ),
+            AlertRule(
+                "KubeHpaMaxedOut",
+                "warning",
+                "shop",
+                (("horizontalpodautoscaler", "checkout"),),
+                _sustained(end, lambda t: hpa.current(t) == hpa.max_replicas, 15 * MINUTE),
+            ),
+            # Cluster-wide: no namespace, so no namespace scope includes them.
+            AlertRule("Watchdog", "none", None, (), ((end - 3 * DAY, None),)),
+            AlertRule(
+                "KubeNodeNotReady", "warning", None, (("node", "node-d"),), ((end - 3 * DAY, None),)
+            ),
+        ),
+        scrape_gaps=(
+            ScrapeGap("shop", checkout_b.name, end - 15 * HOUR, end - 15 * HOUR + 15 * MINUTE),
+        ),
     )
+
+
+def _sustained(
+    end: int, condition: Callable[[int], bool], hold: int, step: int = MINUTE
+) -> tuple[tuple[int, int | None], ...]:
+    """Where `condition` held for `hold` seconds on the step grid: an alert's `for:`."""
+    stretches: list[tuple[int, int | None]] = []
+    since: int | None = None
+    firing_from: int | None = None
+    for t in range(end - 3 * DAY, end + DAY, step):
+        if condition(t):
+            since = t if since is None else since
+            if t - since >= hold and firing_from is None:
+                firing_from = t
+        else:
+            if firing_from is not None:
+                stretches.append((firing_from, t))
+            since = firing_from = None
+    if firing_from is not None:
+        stretches.append((firing_from, None))
+    return tuple(stretches)
 
 
 def _build_scaled(pods: int, end: int, seed: int, history: int, step: int) -> Scenario:

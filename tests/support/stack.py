@@ -63,6 +63,7 @@ class OperatorProcess:
         self.kubeconfig = kubeconfig
         self.log_path = workdir / f"operator-{free_port()}.log"
         self.health_port = free_port()
+        self.metrics_port = free_port()
         self.prometheus_url = prometheus_url
         self.extra_env = extra_env or {}
         self.peering = peering
@@ -70,7 +71,13 @@ class OperatorProcess:
 
     def start(self, timeout: float = 60.0) -> Self:
         env = {key: value for key, value in os.environ.items() if not key.startswith("OPSREPORT_")}
-        env.update(KUBECONFIG=str(self.kubeconfig), PYTHONUNBUFFERED="1", **self.extra_env)
+        # The scenarios report on two namespaces from one schedule: an operator-level opt-in.
+        env.update(
+            KUBECONFIG=str(self.kubeconfig),
+            PYTHONUNBUFFERED="1",
+            OPSREPORT_ALLOW_CROSS_NAMESPACE_SCOPE="true",
+            **self.extra_env,
+        )
         command = [
             sys.executable,
             "-m",
@@ -80,6 +87,8 @@ class OperatorProcess:
             "plain",
             "--liveness",
             f"http://127.0.0.1:{self.health_port}/healthz",
+            "--metrics-port",
+            str(self.metrics_port),
             "--verbose",
         ]
         if self.prometheus_url:
@@ -102,6 +111,20 @@ class OperatorProcess:
             return httpx.get(f"http://127.0.0.1:{self.health_port}/healthz", timeout=1).is_success
         except httpx.HTTPError:
             return False
+
+    def metrics(self) -> str:
+        """The operator's /metrics page, as Prometheus would scrape it."""
+        return httpx.get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5).text
+
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def peak_rss_bytes(self) -> int:
+        """The process's peak resident memory so far (Linux' VmHWM)."""
+        assert self._proc is not None
+        status = Path(f"/proc/{self._proc.pid}/status").read_text()
+        kib = next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))
+        return int(kib) * 1024
 
     @property
     def pid(self) -> int | None:

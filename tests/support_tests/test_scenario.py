@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +16,7 @@ from tests.support.scenario import (
     MiB,
     Pod,
     Scenario,
-    _extrapolated_rate,
-    _quantile,
-    _subquery_steps,
+    _histogram_quantile,
     window,
 )
 
@@ -115,11 +114,15 @@ def test_expected_scope_and_workloads(demo: Scenario) -> None:
     assert api.restarts == 6
     assert expected.workloads[("payments", "StatefulSet", "ledger")].restarts == 1
     frontend = expected.workloads[("shop", "Deployment", "frontend")]
-    assert len(frontend.pods) == 3, "the replaced pod and its replacement"
-    [hpa] = expected.hpas.values()
+    assert len(frontend.pods) == 4, "a rollout: two pods and their replacements"
+    hpa = expected.hpas[("shop", "checkout")]
     assert hpa.peak_replicas == hpa.max_replicas == 6
     assert hpa.seconds_at_max == 4 * 3600 + 2 * 3600 - 60
     assert hpa.current_replicas_at_end == 6
+    # 60 s behind after each rescale, and 15 min for the slow one.
+    assert hpa.seconds_not_at_desired == 6 * 60 + 15 * 60
+    steady = expected.hpas[("payments", "api")]
+    assert (steady.rescales, steady.seconds_at_max, steady.peak_replicas) == (0, 0, 2)
 
 
 def test_containers_without_limits(demo: Scenario) -> None:
@@ -198,51 +201,77 @@ def test_owner_chain_and_crash_loop(objects: list[dict[str, Any]]) -> None:
 
 
 def test_hpa_and_events(demo: Scenario, objects: list[dict[str, Any]]) -> None:
-    [hpa] = _of_kind(objects, "HorizontalPodAutoscaler").values()
+    hpas = _of_kind(objects, "HorizontalPodAutoscaler")
+    assert set(hpas) == {("shop", "checkout"), ("payments", "api")}
+    hpa = hpas[("shop", "checkout")]
     assert hpa["apiVersion"] == "autoscaling/v2"
     assert hpa["status"]["currentReplicas"] == hpa["status"]["desiredReplicas"] == 6
     limited = {c["type"]: c for c in hpa["status"]["conditions"]}["ScalingLimited"]
     assert (limited["status"], limited["reason"]) == ("True", "TooManyReplicas")
     deployment = _of_kind(objects, "Deployment")[("shop", "checkout")]
     assert deployment["spec"]["replicas"] == 6
-    reasons = {e["reason"] for e in objects if e["kind"] == "Event"}
-    assert {"BackOff", "OOMKilling", "SuccessfulRescale"} <= reasons
-    for event in (e for e in objects if e["kind"] == "Event"):
+    core = [e for e in objects if e["kind"] == "Event" and e["apiVersion"] == "v1"]
+    new = [e for e in objects if e["kind"] == "Event" and e["apiVersion"] == "events.k8s.io/v1"]
+    reasons = {e["reason"] for e in core}
+    assert {"BackOff", "OOMKilling", "SuccessfulRescale", "ScalingReplicaSet"} <= reasons
+    assert {"Unhealthy", "FailedMount"} <= reasons
+    for event in core:
         assert event["count"] >= 1
         assert event["firstTimestamp"] <= event["lastTimestamp"]
+    # Both APIs serve one store: most series appear twice, a few in one API only.
+    assert {e["reason"] for e in new} - reasons == {"FailedScheduling"}
+    assert "Unhealthy" not in {e["reason"] for e in new}
+    shared = {e["metadata"]["name"] for e in core} & {e["metadata"]["name"] for e in new}
+    assert shared == {e["metadata"]["name"] for e in core if e["reason"] != "Unhealthy"}
 
 
-def test_validation() -> None:
-    with pytest.raises(ValueError, match="naive"):
-        Scenario.demo(END.replace(tzinfo=None))
-    with pytest.raises(ValueError, match="grid"):
-        Scenario.demo(END + timedelta(seconds=30))
-    demo = Scenario.demo(END)
-    with pytest.raises(ValueError, match="reused"):
-        dataclasses.replace(demo, pods=(*demo.pods, demo.pods[0]))
+def test_rollout_keeps_the_old_replicaset(objects: list[dict[str, Any]]) -> None:
+    replicasets = [
+        o
+        for o in objects
+        if o["kind"] == "ReplicaSet" and o["metadata"]["name"].startswith("frontend-")
+    ]
+    revisions = {
+        o["metadata"]["annotations"]["deployment.kubernetes.io/revision"]: o for o in replicasets
+    }
+    assert set(revisions) == {"3", "4"}  # revisions 1 and 2 are gone (revisionHistoryLimit)
+    assert revisions["3"]["spec"]["replicas"] == 0
+    assert revisions["4"]["metadata"]["creationTimestamp"] == "2025-03-10T02:00:00Z"
+    pods = [
+        o for o in objects if o["kind"] == "Pod" and o["metadata"]["name"].startswith("frontend")
+    ]
+    assert {p["metadata"]["ownerReferences"][0]["name"] for p in pods} == {
+        revisions["4"]["metadata"]["name"]
+    }
+    assert len(pods) == 2
+    revisions_of_sets = [o for o in objects if o["kind"] == "ControllerRevision"]
+    assert {o["metadata"]["ownerReferences"][0]["kind"] for o in revisions_of_sets} == {
+        "StatefulSet",
+        "DaemonSet",
+    }
 
 
-# ---------------------------------------------------------------- PromQL emulation
+def test_nodes_and_alerts(demo: Scenario, objects: list[dict[str, Any]]) -> None:
+    nodes = _of_kind(objects, "Node")
+    assert len(nodes) == demo.nodes_at_end()[0] == 4
+    ready = {
+        name: {c["type"]: c["status"] for c in node["status"]["conditions"]}["Ready"]
+        for (_, name), node in nodes.items()
+    }
+    assert [name for name, status in ready.items() if status != "True"] == ["node-d"]
+    assert not any(p.node == "node-d" for p in demo.pods)
+    expected = demo.expected(*window(END), namespaces={"shop", "payments"})
+    by_name = {a.name: a for a in expected.alerts}
+    assert by_name["KubePodCrashLooping"].firing_at_end
+    assert not by_name["TargetDown"].firing_at_end
+    assert "Watchdog" not in by_name  # cluster-wide: in no namespace scope
 
 
-def test_quantile_interpolates_like_promql() -> None:
-    assert _quantile(0.95, [1.0, 2.0, 3.0, 4.0, 5.0]) == pytest.approx(4.8)
-    assert _quantile(0.5, [4.0, 1.0]) == 2.5
-    assert _quantile(1.0, [3.0]) == 3.0
-
-
-def test_increase_on_grid_is_exact_and_zero_point_caps_start() -> None:
-    times = list(range(0, 601, 60))
-    values = [float(v // 180) for v in times]
-    assert _extrapolated_rate(times, values, 0, 600, is_rate=False) == values[-1]
-    # A series born inside the window at 0 is not extrapolated before its zero point.
-    assert _extrapolated_rate(times[5:], [0.0, 1, 1, 1, 2, 2], 0, 600, is_rate=False) == 2
-    # A series that ends early is extended by half an interval.
-    got = _extrapolated_rate(times[:6], [0.0, 0, 1, 1, 1, 2], 0, 600, is_rate=False)
-    assert got == pytest.approx(2 * 330 / 300)
-    assert _extrapolated_rate(times[:1], [1.0], 0, 600, is_rate=False) is None
-
-
-def test_subquery_steps_are_aligned_and_inclusive() -> None:
-    assert list(_subquery_steps(900, 600, 300)) == [300, 600, 900]
-    assert list(_subquery_steps(960, 600, 300)) == [600, 900]
+def test_histogram_quantile_follows_promql() -> None:
+    buckets = [(0.1, 10.0), (0.5, 30.0), (math.inf, 40.0)]
+    assert _histogram_quantile(0.5, buckets) == pytest.approx(0.1 + 0.4 * (10 / 20))
+    assert _histogram_quantile(0.99, buckets) == 0.5  # in +Inf: the highest finite bound
+    assert _histogram_quantile(0.5, [(0.1, 0.0), (math.inf, 0.0)]) is None
+    # Counts that fall (separately extrapolated series) are made monotonic first.
+    falling = [(0.1, 5.0), (0.2, 4.0), (0.3, 8.0), (math.inf, 10.0)]
+    assert _histogram_quantile(0.6, falling) == pytest.approx(0.2 + 0.1 / 3)

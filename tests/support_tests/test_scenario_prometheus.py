@@ -168,22 +168,179 @@ def test_oom_killed_container_reached_its_limit(demo: Scenario) -> None:
 def test_hpa(
     prometheus: PrometheusServer, demo: Scenario, window: tuple[datetime, datetime]
 ) -> None:
-    [hpa] = _expected(demo, window).hpas.values()
+    hpas = _expected(demo, window).hpas
     queries = _queries()
-    for name, want in (
-        ("hpa_rescales", hpa.rescales),
-        ("hpa_peak", hpa.peak_replicas),
-        ("hpa_samples_at_max", hpa.samples_at_max),
+    for name, figure in (
+        ("hpa_rescales", "rescales"),
+        ("hpa_peak", "peak_replicas"),
+        ("hpa_samples_at_max", "samples_at_max"),
     ):
         got = {
             labels["horizontalpodautoscaler"]: value
             for labels, value in prometheus.vector(queries[name], window[1])
         }
-        if name == "hpa_samples_at_max" and want == 0:
-            assert got == {}, "no step at max: count_over_time has nothing to count"
-        else:
-            assert got == {hpa.name: want}, name
-    assert hpa.rescales >= 4
+        # count_over_time of nothing is no series: an HPA never at max has none.
+        want = {name: getattr(h, figure) for (_, name), h in hpas.items()}
+        assert got == {k: v for k, v in want.items() if v or name != "hpa_samples_at_max"}, name
+    assert hpas[("shop", "checkout")].rescales >= 4
+    assert hpas[("payments", "api")].rescales == 0
+
+
+def _seconds(condition: str, step: int = 60) -> str:
+    """Seconds in [start, end) when `condition` held: subquery steps moved off the end."""
+    return f"{step} * count_over_time(({condition})[24h:{step}s] offset 1s)"
+
+
+def test_hpa_time_not_at_desired(
+    prometheus: PrometheusServer, demo: Scenario, window: tuple[datetime, datetime]
+) -> None:
+    hpas = _expected(demo, window).hpas
+    expr = _seconds(
+        "kube_horizontalpodautoscaler_status_desired_replicas"
+        " != kube_horizontalpodautoscaler_status_current_replicas"
+    )
+    got = {labels["horizontalpodautoscaler"]: v for labels, v in prometheus.vector(expr, window[1])}
+    want = {name: h.seconds_not_at_desired for (_, name), h in hpas.items()}
+    assert got == {k: v for k, v in want.items() if v}
+    assert want["checkout"] >= 15 * 60 or window[1] != END
+
+
+def test_deployments_unavailable_and_spec_changes(
+    prometheus: PrometheusServer, demo: Scenario, window: tuple[datetime, datetime]
+) -> None:
+    expected = _expected(demo, window, SCOPE).deployments
+    unavailable = 'kube_deployment_status_replicas_unavailable{namespace=~"payments|shop"}'
+    for expr, figure in (
+        (f"max_over_time({unavailable}[24h])", "max_unavailable"),
+        (_seconds(f"{unavailable} > 0"), "seconds_unavailable"),
+        (
+            'changes(kube_deployment_metadata_generation{namespace=~"payments|shop"}[24h])',
+            "spec_changes",
+        ),
+    ):
+        got = {
+            (labels["namespace"], labels["deployment"]): value
+            for labels, value in prometheus.vector(expr, window[1])
+        }
+        want = {key: getattr(d, figure) for key, d in expected.items()}
+        if figure == "seconds_unavailable":
+            want = {key: v for key, v in want.items() if v}
+        assert got == want, figure
+    assert expected[("shop", "frontend")].spec_changes == (1 if window[1] == END else 0)
+
+
+def _stretches(data: dict[str, Any], key: tuple[str, ...], end: datetime) -> dict[Any, set[int]]:
+    """Points of a range query's series, by the labels in `key`, in [start, end)."""
+    points: dict[Any, set[int]] = {}
+    for row in data["result"]:
+        label = tuple(row["metric"].get(k, "") for k in key)
+        points.setdefault(label, set()).update(
+            int(float(t)) for t, _ in row["values"] if float(t) < end.timestamp()
+        )
+    return points
+
+
+def test_down_targets_are_the_incidents(
+    prometheus: PrometheusServer, demo: Scenario, window: tuple[datetime, datetime]
+) -> None:
+    expected = _expected(demo, window, SCOPE)
+    data = prometheus.query_range(
+        'max by (namespace, job, pod) (max_over_time(up{namespace=~"payments|shop"}[59s])) == 0',
+        window[0],
+        window[1],
+        60,
+    )
+    got = _stretches(data, ("namespace", "job", "pod"), window[1])
+    lo, hi = int(window[0].timestamp()), int(window[1].timestamp())
+    want: dict[Any, set[int]] = {}
+    for d in expected.downtime_intervals:
+        start, end = max(int(d.start.timestamp()), lo), min(int(d.end.timestamp()), hi)
+        want.setdefault((d.namespace, d.job, d.pod), set()).update(range(start, end, 60))
+    assert got == {key: points for key, points in want.items() if points}
+    # Incidents are those points per job, as stretches: their total is the points' time.
+    by_job: dict[tuple[str, str], set[int]] = {}
+    for (namespace, job, _), points in got.items():
+        by_job.setdefault((namespace, job), set()).update(points)
+    for key, points in by_job.items():
+        mine = [i for i in expected.incidents if (i.namespace, i.name) == key]
+        assert sum((i.end - i.start).total_seconds() for i in mine) == 60 * len(points)
+
+
+def test_firing_alerts(
+    prometheus: PrometheusServer, demo: Scenario, window: tuple[datetime, datetime]
+) -> None:
+    expected = _expected(demo, window, SCOPE)
+    data = prometheus.query_range(
+        "max by (alertname, severity, namespace) "
+        '(max_over_time(ALERTS{alertstate="firing",namespace=~"payments|shop"}[59s]))',
+        window[0],
+        window[1],
+        60,
+    )
+    got = _stretches(data, ("alertname", "severity", "namespace"), window[1])
+    assert {key: sum(60 for _ in points) for key, points in got.items()} == {
+        (a.name, a.severity, a.namespace): a.duration_seconds for a in expected.alerts
+    }
+    ends = {
+        (row["metric"]["alertname"], row["metric"]["namespace"])
+        for row in data["result"]
+        if float(row["values"][-1][0]) == window[1].timestamp()
+    }
+    assert ends == {(a.name, a.namespace) for a in expected.alerts if a.firing_at_end}
+
+
+@pytest.mark.parametrize(
+    "selector",
+    [{"job": "checkout"}, {"handler": '/search?q="a\\b"'}],
+    ids=["job", "quoted handler"],
+)
+def test_traffic(
+    prometheus: PrometheusServer,
+    demo: Scenario,
+    window: tuple[datetime, datetime],
+    selector: dict[str, str],
+) -> None:
+    want = demo.expected_traffic(window[0], window[1], SCOPE, selector)
+    matchers = ",".join(
+        f'{k}="{v.replace(chr(92), chr(92) * 2).replace(chr(34), chr(92) + chr(34))}"'
+        for k, v in selector.items()
+    )
+    scoped = f'namespace=~"payments|shop",{matchers}'
+    [(_, requests)] = prometheus.vector(
+        f"sum(increase(http_requests_total{{{scoped}}}[24h]))", window[1]
+    )
+    [(_, errors)] = prometheus.vector(
+        f'sum(increase(http_requests_total{{{scoped},code=~"5.."}}[24h]))', window[1]
+    )
+    assert requests == pytest.approx(want.requests, rel=REL)
+    assert errors == pytest.approx(want.errors, rel=REL)
+    buckets = f"sum by (le) (increase(http_request_duration_seconds_bucket{{{scoped}}}[24h]))"
+    for q, value in (("0.5", want.p50), ("0.95", want.p95), ("0.99", want.p99)):
+        [(_, got)] = prometheus.vector(f"histogram_quantile({q}, {buckets})", window[1])
+        assert got == pytest.approx(value, rel=REL), q
+
+
+def test_cpu_throttling(
+    prometheus: PrometheusServer, demo: Scenario, window: tuple[datetime, datetime]
+) -> None:
+    expected = _expected(demo, window)
+    for family, figure in (
+        ("container_cpu_cfs_periods_total", "cpu_periods"),
+        ("container_cpu_cfs_throttled_periods_total", "cpu_throttled_periods"),
+    ):
+        got = _by_container(
+            prometheus.vector(
+                f"sum by (namespace, pod, container) (increase({family}[24h]))", window[1]
+            )
+        )
+        want = {
+            key: value
+            for key, usage in expected.containers.items()
+            if (value := getattr(usage, figure)) is not None
+        }
+        assert got == {key: pytest.approx(value, rel=REL) for key, value in want.items()}
+    limits = {key for key, u in expected.containers.items() if u.cpu_limit is not None}
+    assert {key for key, u in expected.containers.items() if u.cpu_periods} <= limits
 
 
 def test_last_terminated_reason_at_window_end(

@@ -63,3 +63,9 @@ def test_incompressible_oversized_reports_are_refused() -> None:
         build_configmap(IDENTITY, [Document("html", noise)], NOW)
     assert caught.value.reason == "ReportTooLarge"
     assert "S3" in str(caught.value)
+
+
+def test_run_now_windows_keep_their_seconds() -> None:
+    start = WINDOW.start.replace(second=30)
+    assert report_name("daily", start) == "daily-20261121-060030"
+    assert report_name("daily", start) != report_name("daily", start.replace(second=45))

@@ -263,7 +263,9 @@ def _structural_problems(schema: Manifest) -> list[str]:
     problems: list[str] = []
     for path, node, is_field in _nodes(schema):
         kind = node.get("type")
-        if kind is None and not node.get("x-kubernetes-preserve-unknown-fields"):
+        # int-or-string (a target of 99 or "99.9") is the one typeless node structural allows.
+        typeless = ("x-kubernetes-preserve-unknown-fields", "x-kubernetes-int-or-string")
+        if kind is None and not any(node.get(key) for key in typeless):
             problems.append(f"{path}: no type")
         if is_field and path and path not in _STANDARD_FIELDS and not node.get("description"):
             problems.append(f"{path}: no description")
@@ -450,6 +452,7 @@ def test_args_are_understood_by_the_cli(values: str) -> None:
     assert args.liveness == "http://0.0.0.0:8080/healthz"
     assert args.log_format == chosen.get("logFormat", "json")
     assert args.max_concurrent_reports == chosen.get("maxConcurrentReports", 4)
+    assert args.metrics_port == chosen.get("metrics", {}).get("port", 9090)
     assert args.namespace == (chosen.get("watchNamespaces") or None)
     assert args.prometheus_url == (chosen.get("prometheus", {}).get("url") or None)
     assert args.verbose is ("--verbose" in chosen.get("extraArgs", []))

@@ -178,7 +178,7 @@ def test_examples_pass(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", str(EXAMPLES)]) == 0
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert "3 ReportSchedule(s)" in captured.err
+    assert "4 ReportSchedule(s)" in captured.err
     assert captured.err.rstrip().endswith(": valid")
 
 

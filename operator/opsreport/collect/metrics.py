@@ -1,7 +1,10 @@
 """The fixed set of PromQL queries behind a report, folded into report sections.
 
-Each section's queries run concurrently. A failing query never sinks the report: its section is
-left unmeasured and a DataGap says why.
+The number of queries depends on the spec (traffic, KPIs), never on the cluster: every query
+aggregates on the server. Sections run concurrently; a failing query never sinks the report: its
+section is left unmeasured and a DataGap says why.
+
+Count: 26 queries, 29 with spec.traffic, plus 2 per KPI (at most 5): never more than 39.
 """
 
 from __future__ import annotations
@@ -13,23 +16,45 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from statistics import fmean
 
-from opsreport.collect import queries
-from opsreport.collect.prometheus import PrometheusClient, PrometheusError, Sample
+from opsreport.collect import history, queries
+from opsreport.collect.judge import kpi_result
+from opsreport.collect.prometheus import PrometheusClient, PrometheusError, Sample, Series
 from opsreport.model.report import (
+    Alert,
     Availability,
     CpuUsage,
     DataGap,
     HpaActivity,
+    Incident,
+    KpiResult,
+    Latency,
     MemoryUsage,
     QueryRecord,
     RestartRow,
     Restarts,
+    Traffic,
+    WorkloadStatus,
     WorkloadUsage,
 )
+from opsreport.model.spec import KpiSpec, TrafficSpec
 from opsreport.scheduling import Window
 
 ContainerKey = tuple[str, str, str]
-WorkloadKey = tuple[str, str, str]
+WorkloadKey = tuple[str, str, str, str]  # namespace, kind, name, container
+Owners = dict[tuple[str, str], tuple[str, str]]
+Values = dict[str, float | None]
+
+# Sections a report has whatever its spec; all of them are gaps without Prometheus.
+SECTIONS = (
+    "availability",
+    "restarts",
+    "resources",
+    "scaling",
+    "workloads",
+    "incidents",
+    "alerts",
+    "trends",
+)
 
 
 @dataclass
@@ -39,29 +64,54 @@ class MetricFacts:
     last_reasons: dict[ContainerKey, str] = field(default_factory=dict)
     workloads: list[WorkloadUsage] | None = None
     hpas: list[HpaActivity] | None = None
+    deployments: dict[tuple[str, str], WorkloadStatus] | None = None
+    incidents: list[Incident] | None = None
+    alerts: list[Alert] | None = None
+    traffic: Traffic | None = None  # None: spec.traffic not set
+    # The previous window's headline figures (judge.HEADLINES names); None: not measured.
+    previous: Values | None = None
+    kpis: list[KpiResult] = field(default_factory=list)
     gaps: list[DataGap] = field(default_factory=list)
     queries: list[QueryRecord] = field(default_factory=list)
 
 
-class _Section:
-    """Runs one section's queries together; any failure marks the whole section missing."""
+class _Run:
+    """One report's queries: records each, turns failures into DataGaps."""
 
-    def __init__(self, client: PrometheusClient, facts: MetricFacts, name: str, at: datetime):
-        self._client, self._facts, self._name, self._at = client, facts, name, at
+    def __init__(self, client: PrometheusClient, facts: MetricFacts, window: Window) -> None:
+        self.client, self.facts, self.window = client, facts, window
 
-    async def run(self, figures: dict[str, str]) -> dict[str, list[Sample]] | None:
+    def gap(self, section: str, reason: str) -> None:
+        self.facts.gaps.append(DataGap(section=section, source="prometheus", reason=reason))
+
+    async def instant(
+        self, section: str, figures: dict[str, str], at: datetime | None = None
+    ) -> dict[str, list[Sample]] | None:
+        """All of a section's instant queries together; any failure marks the section missing."""
+        at = at or self.window.end
         for figure, expr in figures.items():
-            self._facts.queries.append(QueryRecord(figure=figure, expr=expr))
+            self.facts.queries.append(QueryRecord(figure=figure, expr=expr, time=at))
         try:
             results = await asyncio.gather(
-                *(self._client.query(expr, self._at) for expr in figures.values())
+                *(self.client.query(expr, at) for expr in figures.values())
             )
         except PrometheusError as error:
-            self._facts.gaps.append(
-                DataGap(section=self._name, source="prometheus", reason=str(error))
-            )
+            self.gap(section, str(error))
             return None
         return dict(zip(figures, results, strict=True))
+
+    async def range(
+        self, section: str, figure: str, expr: str, start: datetime, step: int
+    ) -> list[Series] | None:
+        end = self.window.end
+        self.facts.queries.append(
+            QueryRecord(figure=figure, expr=expr, time=end, start=start, step_seconds=step)
+        )
+        try:
+            return await self.client.query_range(expr, start, end, step)
+        except PrometheusError as error:
+            self.gap(section, str(error))
+            return None
 
 
 def _container(sample: Sample) -> ContainerKey:
@@ -73,18 +123,23 @@ def _scalar(samples: list[Sample]) -> float | None:
     return samples[0].value if samples else None
 
 
-async def _availability(section: _Section, scope: queries.Scope, seconds: int) -> Availability:
-    results = await section.run(
+# ------------------------------------------------------------------ availability and restarts
+
+
+async def _availability(run: _Run, scope: queries.Scope, seconds: int) -> Availability:
+    results = await run.instant(
+        "availability",
         {
             "availability.successfulScrapes": queries.availability_successful(scope, seconds),
             "availability.totalScrapes": queries.availability_total(scope, seconds),
-        }
+        },
     )
     if results is None:
         return Availability()
     successful = _scalar(results["availability.successfulScrapes"])
     total = _scalar(results["availability.totalScrapes"])
     if successful is None or not total:
+        run.gap("availability", "no `up` series of a scrape target in scope")
         return Availability()
     return Availability(
         percent=100.0 * successful / total,
@@ -103,15 +158,20 @@ def _newest_reasons(samples: list[Sample]) -> dict[ContainerKey, str]:
 
 
 async def _restarts(
-    section: _Section, scope: queries.Scope, seconds: int
+    run: _Run, scope: queries.Scope, seconds: int
 ) -> tuple[Restarts | None, dict[ContainerKey, str]]:
-    results = await section.run(
+    results = await run.instant(
+        "restarts",
         {
             "restarts": queries.restarts(scope, seconds),
             "restarts.lastReason": queries.last_terminated_reason(scope, seconds),
-        }
+        },
     )
     if results is None:
+        return None, {}
+    if not results["restarts"]:
+        # Without a counter there is nothing to count; 0 would be invented.
+        run.gap("restarts", "no kube_pod_container_status_restarts_total series in scope")
         return None, {}
     reasons = _newest_reasons(results["restarts.lastReason"])
     rows = [
@@ -136,28 +196,35 @@ async def _restarts(
     )
 
 
-def _owner_map(
-    pod_owners: list[Sample], rs_owners: list[Sample]
-) -> dict[tuple[str, str], tuple[str, str]]:
+# ------------------------------------------------------------------ resources
+
+
+def _owner_map(rows: list[Sample]) -> Owners:
     """(namespace, pod) -> (workload kind, workload name), resolving ReplicaSets to Deployments."""
     replicasets = {
         (s.labels.get("namespace", ""), s.labels.get("replicaset", "")): (
             s.labels.get("owner_kind", ""),
             s.labels.get("owner_name", ""),
         )
-        for s in rs_owners
-        if s.labels.get("owner_kind") not in (None, "", "<none>")
+        for s in rows
+        if s.labels.get("replicaset") and s.labels.get("owner_kind") not in (None, "", "<none>")
     }
-    owners: dict[tuple[str, str], tuple[str, str]] = {}
-    for sample in pod_owners:
+    owners: Owners = {}
+    for sample in rows:
         namespace, pod = sample.labels.get("namespace", ""), sample.labels.get("pod", "")
         kind, name = sample.labels.get("owner_kind", ""), sample.labels.get("owner_name", "")
-        if kind in ("", "<none>"):
+        if not pod or kind in ("", "<none>"):
             continue
         if kind == "ReplicaSet":
             kind, name = replicasets.get((namespace, name), (kind, name))
         owners[(namespace, pod)] = (kind, name)
     return owners
+
+
+def _workload(owners: Owners, sample: Sample) -> WorkloadKey:
+    namespace, pod, container = _container(sample)
+    kind, name = owners.get((namespace, pod), ("Pod", pod))
+    return namespace, kind, name, container
 
 
 @dataclass
@@ -166,27 +233,17 @@ class _Accumulator:
     values: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
 
 
-def _fold(
-    results: dict[str, list[Sample]], owners: dict[tuple[str, str], tuple[str, str]]
-) -> list[WorkloadUsage]:
-    groups: dict[tuple[str, str, str, str], _Accumulator] = defaultdict(_Accumulator)
-
-    def add(figure: str, sample: Sample) -> None:
-        namespace, pod, container = _container(sample)
-        kind, name = owners.get((namespace, pod), ("Pod", pod))
-        group = groups[(namespace, kind, name, container)]
-        group.pods.add(pod)
-        group.values[figure].append(sample.value)
-
+def _fold(results: dict[str, list[Sample]], owners: Owners) -> list[WorkloadUsage]:
+    groups: dict[WorkloadKey, _Accumulator] = defaultdict(_Accumulator)
     for figure, samples in results.items():
         if figure.startswith(("cpu.", "memory.")):
             for sample in samples:
-                add(figure, sample)
+                group = groups[_workload(owners, sample)]
+                group.pods.add(sample.labels.get("pod", ""))
+                group.values[figure].append(sample.value)
     for figure in ("requests", "limits"):
         for sample in results[figure]:
-            namespace, pod, container = _container(sample)
-            kind, name = owners.get((namespace, pod), ("Pod", pod))
-            key = (namespace, kind, name, container)
+            key = _workload(owners, sample)
             if key in groups:  # only containers that ran in the window
                 groups[key].values[f"{sample.labels.get('resource')}.{figure}"].append(sample.value)
 
@@ -224,9 +281,10 @@ def _fold(
 
 
 async def _resources(
-    section: _Section, scope: queries.Scope, seconds: int
-) -> list[WorkloadUsage] | None:
-    results = await section.run(
+    run: _Run, scope: queries.Scope, seconds: int
+) -> tuple[list[WorkloadUsage] | None, Owners]:
+    results = await run.instant(
+        "resources",
         {
             "cpu.avg": queries.cpu_usage(scope, seconds, "avg"),
             "cpu.p95": queries.cpu_usage(scope, seconds, "p95"),
@@ -235,68 +293,333 @@ async def _resources(
             "memory.max": queries.memory_usage(scope, seconds, "max"),
             "requests": queries.resource_quantity(scope, seconds, "requests"),
             "limits": queries.resource_quantity(scope, seconds, "limits"),
-            "owners.pods": queries.pod_owners(scope, seconds),
-            "owners.replicasets": queries.replicaset_owners(scope, seconds),
-        }
+            "owners": queries.owners(scope, seconds),
+        },
     )
     if results is None:
-        return None
-    owners = _owner_map(results["owners.pods"], results["owners.replicasets"])
-    return _fold(results, owners)
+        return None, {}
+    owners = _owner_map(results.pop("owners"))
+    workloads = _fold(results, owners)
+    if not workloads:
+        run.gap("resources", "no container CPU or memory series (cAdvisor) in scope")
+    return workloads, owners
 
 
-def _by_hpa(samples: list[Sample]) -> dict[tuple[str, str], int]:
-    return {
-        (s.labels.get("namespace", ""), s.labels.get("horizontalpodautoscaler", "")): round(s.value)
-        for s in samples
-    }
+async def _throttling(
+    run: _Run, scope: queries.Scope, seconds: int
+) -> dict[str, list[Sample]] | None:
+    return await run.instant(
+        "throttling",
+        {
+            "cpu.throttledPeriods": queries.cpu_throttling(scope, seconds, "throttled"),
+            "cpu.periods": queries.cpu_throttling(scope, seconds, "periods"),
+        },
+    )
+
+
+def _add_throttling(
+    run: _Run,
+    workloads: list[WorkloadUsage],
+    owners: Owners,
+    results: dict[str, list[Sample]],
+) -> None:
+    """Throttled periods / periods over all of a workload container's pods."""
+    sums: dict[WorkloadKey, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for index, figure in enumerate(("cpu.throttledPeriods", "cpu.periods")):
+        for sample in results[figure]:
+            sums[_workload(owners, sample)][index] += sample.value
+    for w in workloads:
+        throttled, periods = sums.get((w.namespace, w.kind, w.name, w.container), (0.0, 0.0))
+        if periods > 0:
+            w.cpu.throttled_ratio = throttled / periods
+    limited = [w for w in workloads if w.cpu.limit is not None]
+    if limited and all(w.cpu.throttled_ratio is None for w in limited):
+        run.gap("throttling", "no CFS period series (cAdvisor) for containers with a CPU limit")
+
+
+# ------------------------------------------------------------------ scaling and Deployments
+
+
+def _by(samples: list[Sample], *labels: str) -> dict[tuple[str, ...], int]:
+    return {tuple(s.labels.get(label, "") for label in labels): round(s.value) for s in samples}
 
 
 async def _scaling(
-    section: _Section, scope: queries.Scope, seconds: int
+    run: _Run, scope: queries.Scope, seconds: int, step: int
 ) -> list[HpaActivity] | None:
-    results = await section.run(
+    results = await run.instant(
+        "scaling",
         {
             "scaling.rescales": queries.hpa_rescales(scope, seconds),
             "scaling.peakReplicas": queries.hpa_replicas(scope, seconds, "peak"),
             "scaling.minReplicas": queries.hpa_replicas(scope, seconds, "min"),
             "scaling.maxReplicas": queries.hpa_replicas(scope, seconds, "max"),
-        }
+            "scaling.secondsAtMax": queries.hpa_seconds_at_max(scope, seconds, step),
+            "scaling.secondsNotAtDesired": queries.hpa_seconds_not_at_desired(scope, seconds, step),
+        },
     )
     if results is None:
         return None
-    rescales = _by_hpa(results["scaling.rescales"])
-    peak = _by_hpa(results["scaling.peakReplicas"])
-    low = _by_hpa(results["scaling.minReplicas"])
-    high = _by_hpa(results["scaling.maxReplicas"])
+    hpa = ("namespace", "horizontalpodautoscaler")
+    figures = {figure: _by(samples, *hpa) for figure, samples in results.items()}
     return [
         HpaActivity(
             namespace=ns,
             name=name,
             rescales=count,
-            peak_replicas=peak.get((ns, name)),
-            min_replicas=low.get((ns, name)),
-            max_replicas=high.get((ns, name)),
+            peak_replicas=figures["scaling.peakReplicas"].get((ns, name)),
+            min_replicas=figures["scaling.minReplicas"].get((ns, name)),
+            max_replicas=figures["scaling.maxReplicas"].get((ns, name)),
+            # No step counted means none in the window: the HPA's series are there (rescales).
+            seconds_at_max=figures["scaling.secondsAtMax"].get((ns, name), 0),
+            seconds_not_at_desired=figures["scaling.secondsNotAtDesired"].get((ns, name), 0),
         )
-        for (ns, name), count in sorted(rescales.items())
+        for (ns, name), count in sorted(figures["scaling.rescales"].items())
     ]
 
 
+async def _deployments(
+    run: _Run, scope: queries.Scope, seconds: int, step: int
+) -> dict[tuple[str, str], WorkloadStatus] | None:
+    results = await run.instant(
+        "workloads",
+        {
+            "workloads.maxUnavailableReplicas": queries.deployment_max_unavailable(scope, seconds),
+            "workloads.secondsUnavailable": queries.deployment_seconds_unavailable(
+                scope, seconds, step
+            ),
+            "workloads.specChanges": queries.deployment_spec_changes(scope, seconds),
+        },
+    )
+    if results is None:
+        return None
+    figures = {
+        figure: _by(samples, "namespace", "deployment") for figure, samples in results.items()
+    }
+    return {
+        (ns, name): WorkloadStatus(
+            namespace=ns,
+            kind="Deployment",
+            name=name,
+            max_unavailable_replicas=peak,
+            seconds_unavailable=figures["workloads.secondsUnavailable"].get((ns, name), 0),
+            spec_changes=figures["workloads.specChanges"].get((ns, name)),
+        )
+        for (ns, name), peak in sorted(figures["workloads.maxUnavailableReplicas"].items())
+    }
+
+
+# ------------------------------------------------------------------ incidents and alerts
+
+
+async def _history(
+    run: _Run, scope: queries.Scope, previous: Window
+) -> tuple[
+    list[Incident] | None,
+    list[Alert] | None,
+    history.HistoryTotals | None,
+    history.HistoryTotals | None,
+]:
+    """Both windows in one range query each, at the same step, so a trend compares like with
+    like."""
+    step = queries.history_step(previous.seconds + run.window.seconds)
+    down, firing = await asyncio.gather(
+        run.range(
+            "incidents", "incidents", queries.down_targets(scope, step), previous.start, step
+        ),
+        run.range("alerts", "alerts", queries.firing_alerts(scope, step), previous.start, step),
+    )
+    incidents = before_incidents = alerts = before_alerts = None
+    if down is not None:
+        incidents = history.incidents(down, step, run.window)
+        before_incidents = history.incident_totals(history.incidents(down, step, previous))
+    if firing is not None:
+        alerts = history.alerts(firing, step, run.window)
+        before_alerts = history.alert_totals(history.alerts(firing, step, previous))
+    return incidents, alerts, before_incidents, before_alerts
+
+
+# ------------------------------------------------------------------ traffic
+
+
+def _traffic_queries(scope: queries.Scope, seconds: int, spec: TrafficSpec) -> dict[str, str]:
+    figures = {}
+    if spec.latency_histogram:
+        figures["traffic.latency"] = queries.latency_quantiles(
+            scope, seconds, spec.latency_histogram, spec.selector
+        )
+    if spec.requests_counter:
+        figures["traffic.requests"] = queries.requests_total(
+            scope, seconds, spec.requests_counter, spec.selector
+        )
+        figures["traffic.errors"] = queries.requests_failed(
+            scope, seconds, spec.requests_counter, spec.selector
+        )
+    return figures
+
+
+def _quantiles(samples: list[Sample]) -> Latency:
+    by_q = {s.labels.get("quantile"): s.value for s in samples}
+    return Latency(p50=by_q.get("0.5"), p95=by_q.get("0.95"), p99=by_q.get("0.99"))
+
+
+def _traffic_values(
+    results: dict[str, list[Sample]],
+) -> tuple[Latency, float | None, float | None]:
+    latency = _quantiles(results.get("traffic.latency", []))
+    requests = _scalar(results.get("traffic.requests", []))
+    errors = _scalar(results.get("traffic.errors", []))
+    return latency, requests, errors
+
+
+async def _traffic(run: _Run, scope: queries.Scope, seconds: int, spec: TrafficSpec) -> Traffic:
+    results = await run.instant("traffic", _traffic_queries(scope, seconds, spec))
+    if results is None:
+        return Traffic()
+    latency, requests, errors = _traffic_values(results)
+    matched = f"{{{', '.join(queries.label_equals(spec.selector))}}}" if spec.selector else ""
+    if spec.latency_histogram and latency.p95 is None:
+        run.gap(
+            "traffic",
+            f"no latency: no {spec.latency_histogram}_bucket series in scope matched"
+            f" {matched or 'the scope'}, or none counted a request in the window",
+        )
+    if spec.requests_counter and requests is None:
+        run.gap(
+            "traffic",
+            f"no {spec.requests_counter} series in scope matched {matched or 'the scope'}",
+        )
+    elif spec.requests_counter and errors is None:
+        run.gap("traffic", f"{spec.requests_counter} has no `code` label: errors are unknown")
+    return Traffic(
+        latency=latency,
+        requests=requests,
+        errors=errors,
+        error_ratio=errors / requests if errors is not None and requests else None,
+        requests_per_second=requests / seconds if requests is not None else None,
+    )
+
+
+# ------------------------------------------------------------------ the previous window
+
+
+async def _previous(
+    run: _Run, scope: queries.Scope, seconds: int, traffic: TrafficSpec | None
+) -> Values | None:
+    """The previous window's headline figures in one query, evaluated at this window's start."""
+    figures = {
+        "availability": queries.availability_ratio(scope, seconds),
+        "restarts": queries.restarts_total(scope, seconds),
+        "rescales": queries.hpa_rescales_total(scope, seconds),
+    }
+    if traffic is not None:
+        for figure, expr in _traffic_queries(scope, seconds, traffic).items():
+            figures[figure.removeprefix("traffic.")] = expr
+    results = await run.instant(
+        "trends", {"previous": queries.labelled(figures)}, at=run.window.start
+    )
+    if results is None:
+        return None
+    rows: dict[str, list[Sample]] = defaultdict(list)
+    for sample in results["previous"]:
+        rows[sample.labels.get("figure", "")].append(sample)
+    ratio = _scalar(rows["availability"])
+    values: Values = {
+        "availability.percent": None if ratio is None else 100.0 * ratio,
+        "restarts.total": _scalar(rows["restarts"]),
+        "scaling.rescales": _scalar(rows["rescales"]),
+    }
+    if traffic is not None:
+        latency, requests, errors = _traffic_values(
+            {f"traffic.{name}": samples for name, samples in rows.items()}
+        )
+        values["traffic.latency.p50"] = latency.p50
+        values["traffic.latency.p95"] = latency.p95
+        values["traffic.latency.p99"] = latency.p99
+        values["traffic.errorRatio"] = (
+            errors / requests if errors is not None and requests else None
+        )
+        values["traffic.requestsPerSecond"] = requests / seconds if requests is not None else None
+    return values
+
+
+# ------------------------------------------------------------------ KPIs
+
+
+def _one_value(samples: list[Sample]) -> tuple[float | None, str | None]:
+    if not samples:
+        return None, "returned no data"
+    if len(samples) > 1:
+        return None, f"returned {len(samples)} series; a KPI needs one value (aggregate it)"
+    return samples[0].value, None
+
+
+async def _kpi(run: _Run, spec: KpiSpec, seconds: int) -> KpiResult:
+    query = queries.substitute_window(spec.query, seconds)
+    section = f"kpi {spec.name}"
+    now, before = await asyncio.gather(
+        run.instant(section, {f"kpis.{spec.name}": query}),
+        run.instant(section, {f"kpis.{spec.name}.previous": query}, at=run.window.start),
+    )
+    value = previous = None
+    if now is not None:
+        value, problem = _one_value(now[f"kpis.{spec.name}"])
+        if problem:
+            run.gap(section, f"the query {problem}")
+    if before is not None:
+        previous, _ = _one_value(before[f"kpis.{spec.name}.previous"])
+    return kpi_result(spec, query, value, previous)
+
+
+# ------------------------------------------------------------------ the whole set
+
+
 async def collect_metrics(
-    client: PrometheusClient, scope: queries.Scope, window: Window
+    client: PrometheusClient,
+    scope: queries.Scope,
+    window: Window,
+    *,
+    traffic: TrafficSpec | None = None,
+    kpis: tuple[KpiSpec, ...] = (),
 ) -> MetricFacts:
     facts = MetricFacts()
+    run = _Run(client, facts, window)
     seconds = window.seconds
+    step = queries.history_step(seconds)
+    previous = window.previous()
 
-    def section(name: str) -> _Section:
-        return _Section(client, facts, name, window.end)
-
-    availability, (restarts, reasons), workloads, hpas = await asyncio.gather(
-        _availability(section("availability"), scope, seconds),
-        _restarts(section("restarts"), scope, seconds),
-        _resources(section("resources"), scope, seconds),
-        _scaling(section("scaling"), scope, seconds),
-    )
-    facts.availability, facts.restarts, facts.last_reasons = availability, restarts, reasons
-    facts.workloads, facts.hpas = workloads, hpas
+    async with asyncio.TaskGroup() as group:
+        availability = group.create_task(_availability(run, scope, seconds))
+        restarts = group.create_task(_restarts(run, scope, seconds))
+        resources = group.create_task(_resources(run, scope, seconds))
+        throttling = group.create_task(_throttling(run, scope, seconds))
+        hpas = group.create_task(_scaling(run, scope, seconds, step))
+        deployments = group.create_task(_deployments(run, scope, seconds, step))
+        stretches = group.create_task(_history(run, scope, previous))
+        measured = group.create_task(_traffic(run, scope, seconds, traffic)) if traffic else None
+        before_task = group.create_task(_previous(run, scope, seconds, traffic))
+        kpi_tasks = [group.create_task(_kpi(run, kpi, seconds)) for kpi in kpis]
+    workloads, owners = resources.result()
+    incidents, alerts, before_incidents, before_alerts = stretches.result()
+    before = before_task.result()
+    if workloads is not None and (throttled := throttling.result()) is not None:
+        _add_throttling(run, workloads, owners, throttled)
+    facts.availability = availability.result()
+    facts.restarts, facts.last_reasons = restarts.result()
+    facts.workloads, facts.hpas, facts.deployments = workloads, hpas.result(), deployments.result()
+    facts.incidents, facts.alerts = incidents, alerts
+    facts.traffic = measured.result() if measured else None
+    facts.kpis = [task.result() for task in kpi_tasks]
+    if facts.incidents is not None and facts.availability.percent is None:
+        # No `up` at all is no evidence of uptime either: not "no incidents".
+        facts.incidents = None
+        run.gap("incidents", "no `up` series of a scrape target in scope")
+    if before is not None:
+        # The same for the previous window; with no `up` there, Prometheus had no data for it.
+        had_data = before.get("availability.percent") is not None
+        for name, totals in (("incidents", before_incidents), ("alerts", before_alerts)):
+            seconds_name = "downtimeSeconds" if name == "incidents" else "firingSeconds"
+            before[f"{name}.count"] = totals.count if totals and had_data else None
+            before[f"{name}.{seconds_name}"] = totals.seconds if totals and had_data else None
+    facts.previous = before
     return facts

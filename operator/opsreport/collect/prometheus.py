@@ -1,19 +1,40 @@
-"""An HTTP client for Prometheus' query API, and the fixed set of queries a report runs."""
+"""An HTTP client for Prometheus' query API (and Thanos, Mimir, Cortex, VictoriaMetrics).
+
+Credentials never leave this module in text: settings hide them from repr, and every error
+message is built from status codes and exception types, then redacted once more.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
-from collections.abc import Mapping
+import ssl
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
+
+if TYPE_CHECKING:
+    from opsreport.model.spec import PrometheusSpec
+
+REDACTED = "***"
+DAY = 86400
+
+
+ErrorKind = Literal["timeout", "unreachable", "http", "rejected", "malformed"]
+# Told of every query: None when it succeeded, else why it failed (after its retries).
+QueryObserver = Callable[[str | None], None]
 
 
 class PrometheusError(Exception):
     """A query failed; the message is safe to show users (it never carries credentials)."""
+
+    def __init__(self, message: str, kind: ErrorKind = "http") -> None:
+        super().__init__(message)
+        self.kind: ErrorKind = kind
 
 
 @dataclass(frozen=True)
@@ -22,8 +43,35 @@ class PrometheusSettings:
     timeout_seconds: float = 30.0
     retries: int = 2
     backoff_seconds: float = 0.5
-    headers: Mapping[str, str] = field(default_factory=dict)
-    verify: bool | str = True
+    # May carry `Authorization`, so never shown.
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    verify: bool | ssl.SSLContext = True
+    basic_auth: tuple[str, str] | None = field(default=None, repr=False)
+    # Thanos: partial_response=false, and max_source_resolution for long windows.
+    thanos: bool = False
+    # A schedule's own Secret and ConfigMap references, resolved (collect/access.py) with the
+    # schedule's namespace just before the report runs; None once resolved or when there are none.
+    access: PrometheusSpec | None = None
+
+    def secrets(self) -> list[str]:
+        """Every credential value, for redaction."""
+        values = [v for k, v in self.headers.items() if k.lower() == "authorization"]
+        for value in values[:]:
+            values.append(value.split(" ", 1)[-1])  # the token without "Bearer "
+        if self.basic_auth:
+            values.extend(self.basic_auth)
+        return [v for v in values if len(v) >= 4]
+
+
+def thanos_params(window_seconds: int) -> dict[str, str]:
+    """Thanos fails a query rather than answering from part of its stores, and reads downsampled
+    data for long windows (raw data of 30 days is slow and may be gone)."""
+    params = {"partial_response": "false"}
+    if window_seconds >= 28 * DAY:
+        params["max_source_resolution"] = "1h"
+    elif window_seconds >= 7 * DAY:
+        params["max_source_resolution"] = "5m"
+    return params
 
 
 @dataclass(frozen=True)
@@ -32,19 +80,39 @@ class Sample:
     value: float
 
 
+@dataclass(frozen=True)
+class Series:
+    """One series of a range query: (Unix seconds, value) points, NaN dropped."""
+
+    labels: dict[str, str]
+    points: list[tuple[float, float]]
+
+
 _RETRYABLE_STATUS = {429, 502, 503, 504}
 
 
 class PrometheusClient:
-    """Instant queries with retries and a per-query timeout; counts what it sends."""
+    """Instant and range queries with retries and a per-query timeout; counts what it sends."""
 
-    def __init__(self, settings: PrometheusSettings, *, concurrency: int = 4) -> None:
+    def __init__(
+        self,
+        settings: PrometheusSettings,
+        *,
+        concurrency: int = 4,
+        params: Mapping[str, str] | None = None,
+        on_query: QueryObserver | None = None,
+    ) -> None:
         self._settings = settings
+        self._on_query = on_query
+        self._secrets = settings.secrets()
+        # Prometheus stops evaluating a query after this too, instead of working on for nobody.
+        self._params = {"timeout": f"{settings.timeout_seconds:g}s", **(params or {})}
         self._http = httpx.AsyncClient(
             base_url=settings.url.rstrip("/"),
             timeout=settings.timeout_seconds,
             headers=dict(settings.headers),
-            verify=settings.verify,
+            verify=_default_tls() if settings.verify is True else settings.verify,
+            auth=httpx.BasicAuth(*settings.basic_auth) if settings.basic_auth else None,
         )
         self._slots = asyncio.Semaphore(concurrency)
         self.queries_sent = 0
@@ -60,11 +128,42 @@ class PrometheusClient:
 
     async def query(self, expr: str, at: datetime) -> list[Sample]:
         """Evaluate `expr` at `at`; returns one Sample per series (a scalar has no labels)."""
-        params = {"query": expr, "time": f"{at.timestamp():.3f}"}
+        params = {**self._params, "query": expr, "time": f"{at.timestamp():.3f}"}
+        data = await self._send("/api/v1/query", params)
+        return _samples(data)
+
+    async def query_range(
+        self, expr: str, start: datetime, end: datetime, step_seconds: int
+    ) -> list[Series]:
+        params = {
+            **self._params,
+            "query": expr,
+            "start": f"{start.timestamp():.3f}",
+            "end": f"{end.timestamp():.3f}",
+            "step": f"{step_seconds}",
+        }
+        data = await self._send("/api/v1/query_range", params)
+        return _series(data)
+
+    async def _send(self, path: str, params: dict[str, str]) -> Mapping[str, Any]:
         async with self._slots:
             self.queries_sent += 1
-            payload = await self._get_with_retries("/api/v1/query", params)
-        return _samples(payload)
+            try:
+                data = await self._get_with_retries(path, params)
+            except PrometheusError as error:
+                self._observe(error.kind)
+                raise PrometheusError(self._redact(str(error)), error.kind) from None
+            self._observe(None)
+            return data
+
+    def _observe(self, error_kind: str | None) -> None:
+        if self._on_query is not None:
+            self._on_query(error_kind)
+
+    def _redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, REDACTED)
+        return text
 
     async def _get_with_retries(self, path: str, params: dict[str, str]) -> dict[str, Any]:
         attempt = 0
@@ -73,11 +172,22 @@ class PrometheusClient:
                 response = await self._http.get(path, params=params)
             except httpx.TimeoutException:
                 error = PrometheusError(
-                    f"Prometheus did not answer within {self._settings.timeout_seconds:g}s"
+                    f"Prometheus did not answer within {self._settings.timeout_seconds:g}s",
+                    "timeout",
+                )
+            except httpx.ConnectError as exc:
+                error = PrometheusError(
+                    f"Prometheus is unreachable: {_connect_reason(exc)}", "unreachable"
                 )
             except httpx.HTTPError as exc:
-                error = PrometheusError(f"Prometheus is unreachable: {type(exc).__name__}")
+                error = PrometheusError(
+                    f"Prometheus is unreachable: {type(exc).__name__}", "unreachable"
+                )
             else:
+                if response.status_code in (401, 403):
+                    raise PrometheusError(
+                        f"Prometheus answered {response.status_code}: check the credentials"
+                    )
                 if response.status_code not in _RETRYABLE_STATUS:
                     return _payload(response)
                 error = PrometheusError(f"Prometheus answered {response.status_code}")
@@ -87,22 +197,38 @@ class PrometheusClient:
             await asyncio.sleep(self._settings.backoff_seconds * 2 ** (attempt - 1))
 
 
+@functools.cache
+def _default_tls() -> ssl.SSLContext:
+    # Loading the CA bundle costs about 0.1 s of CPU on the event loop: once, not per report.
+    return httpx.create_ssl_context()
+
+
+def _connect_reason(exc: httpx.ConnectError) -> str:
+    # The TLS failure is worth naming (an unknown CA is the usual first problem); its text holds
+    # no credentials, only the certificate verification result.
+    text = str(exc)
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return "its TLS certificate is not trusted (set spec.prometheus.tls)"
+    return type(exc).__name__
+
+
 def _payload(response: httpx.Response) -> dict[str, Any]:
     try:
         body = response.json()
     except ValueError:
         raise PrometheusError(
-            f"Prometheus answered {response.status_code} with a body that is not JSON"
+            f"Prometheus answered {response.status_code} with a body that is not JSON",
+            "http" if response.status_code >= 400 else "malformed",
         ) from None
     if not isinstance(body, dict):
-        raise PrometheusError("Prometheus answered with JSON that is not an object")
+        raise PrometheusError("Prometheus answered with JSON that is not an object", "malformed")
     if body.get("status") != "success":
         kind = body.get("errorType", "error")
         message = str(body.get("error", "no message"))[:300]
-        raise PrometheusError(f"Prometheus rejected the query ({kind}): {message}")
+        raise PrometheusError(f"Prometheus rejected the query ({kind}): {message}", "rejected")
     data = body.get("data")
     if not isinstance(data, dict):
-        raise PrometheusError("Prometheus answered without a data object")
+        raise PrometheusError("Prometheus answered without a data object", "malformed")
     return data
 
 
@@ -115,11 +241,40 @@ def _samples(data: Mapping[str, Any]) -> list[Sample]:
     result = data.get("result")
     try:
         if kind == "scalar" and isinstance(result, list):
-            return [Sample({}, _number(result[1]))]
+            value = _number(result[1])
+            return [] if math.isnan(value) else [Sample({}, value)]
         if kind == "vector" and isinstance(result, list):
             rows = (Sample(dict(row["metric"]), _number(row["value"][1])) for row in result)
             # NaN means "no data" (e.g. a quantile of nothing); it is never a figure.
             return [row for row in rows if not math.isnan(row.value)]
     except (KeyError, IndexError, TypeError, ValueError) as exc:
-        raise PrometheusError(f"Prometheus returned a malformed result: {exc}") from None
-    raise PrometheusError(f"unexpected result type {kind!r} for an instant query")
+        raise PrometheusError(
+            f"Prometheus returned a malformed result: {exc}", "malformed"
+        ) from None
+    raise PrometheusError(
+        f"the query returned a {kind}; an instant query here must return a vector or a scalar",
+        "malformed",
+    )
+
+
+def _series(data: Mapping[str, Any]) -> list[Series]:
+    if data.get("resultType") != "matrix" or not isinstance(data.get("result"), list):
+        raise PrometheusError(
+            f"unexpected result type {data.get('resultType')!r} for a range", "malformed"
+        )
+    try:
+        return [
+            Series(
+                dict(row["metric"]),
+                [
+                    (float(t), value)
+                    for t, text in row["values"]
+                    if not math.isnan(value := _number(text))
+                ],
+            )
+            for row in data["result"]
+        ]
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        raise PrometheusError(
+            f"Prometheus returned a malformed result: {exc}", "malformed"
+        ) from None

@@ -53,7 +53,7 @@ def restarts(scope: Scope, window_seconds: int) -> str:
     return (
         f"round(max by ({_BY_CONTAINER}) (increase("
         f"kube_pod_container_status_restarts_total{scope.matchers()}[{duration(window_seconds)}]"
-        "))) > 0"
+        ")))"
     )
 
 
@@ -155,3 +155,249 @@ def hpa_replicas(scope: Scope, window_seconds: int, which: str) -> str:
         series = f"{_HPA}_spec_{which}_replicas{scope.matchers()}"
         return f"max by ({_BY_HPA}) (last_over_time({series}[{span}]))"
     raise ValueError(f"unknown replica figure {which!r}")
+
+
+# ------------------------------------------------------------------ steps of history queries
+
+# Prometheus refuses range queries of more than 11,000 points per series.
+_MAX_POINTS = 11_000
+_STEPS = (60, 120, 300, 600, 900, 1800, 3600, 7200)
+
+
+def history_step(window_seconds: int) -> int:
+    """The step of range queries and counting subqueries: a minute for a day, coarser for longer.
+
+    Steps divide an hour or a day, so they stay aligned with windows that start on the minute.
+    """
+    for step in _STEPS:
+        if window_seconds // step <= _MAX_POINTS:
+            return step
+    return _STEPS[-1]
+
+
+def _seconds_where(condition: str, window_seconds: int, step: int) -> str:
+    """Seconds in [start, end) when `condition` held, sampled every `step`.
+
+    A subquery evaluates at the multiples of `step` in [start, end]; `offset 1s` moves that to
+    [start, end), so each step stands for the `step` seconds after it, as a range query's points
+    do.
+    """
+    return f"{step} * count_over_time(({condition})[{duration(window_seconds)}:{step}s] offset 1s)"
+
+
+# ------------------------------------------------------------------ trends (previous window)
+
+
+def availability_ratio(scope: Scope, window_seconds: int) -> str:
+    return (
+        f"{availability_successful(scope, window_seconds)}"
+        f" / {availability_total(scope, window_seconds)}"
+    )
+
+
+def restarts_total(scope: Scope, window_seconds: int) -> str:
+    # Nothing (not 0) when there is no restart counter at all: then nothing was measured.
+    return f"sum({restarts(scope, window_seconds)})"
+
+
+def hpa_rescales_total(scope: Scope, window_seconds: int) -> str:
+    return f"sum({hpa_rescales(scope, window_seconds)})"
+
+
+# ------------------------------------------------------------------ HPA history
+
+
+def _hpa_series(suffix: str, scope: Scope) -> str:
+    return f"max by ({_BY_HPA}) ({_HPA}_{suffix}{scope.matchers()})"
+
+
+def hpa_seconds_at_max(scope: Scope, window_seconds: int, step: int) -> str:
+    """Time with current replicas at the maximum, for HPAs whose maximum is above the minimum."""
+    current = _hpa_series("status_current_replicas", scope)
+    maximum = _hpa_series("spec_max_replicas", scope)
+    minimum = _hpa_series("spec_min_replicas", scope)
+    condition = (
+        f"{current} >= on ({_BY_HPA}) {maximum}"
+        f" and on ({_BY_HPA}) ({maximum} > on ({_BY_HPA}) {minimum})"
+    )
+    return f"max by ({_BY_HPA}) ({_seconds_where(condition, window_seconds, step)})"
+
+
+def hpa_seconds_not_at_desired(scope: Scope, window_seconds: int, step: int) -> str:
+    """Time the HPA wanted another replica count than it had (scaling limited or pods late)."""
+    current = _hpa_series("status_current_replicas", scope)
+    desired = _hpa_series("status_desired_replicas", scope)
+    condition = f"{desired} != on ({_BY_HPA}) {current}"
+    return f"max by ({_BY_HPA}) ({_seconds_where(condition, window_seconds, step)})"
+
+
+# ------------------------------------------------------------------ Deployments
+
+_BY_DEPLOYMENT = "namespace, deployment"
+
+
+def deployment_max_unavailable(scope: Scope, window_seconds: int) -> str:
+    series = f"kube_deployment_status_replicas_unavailable{scope.matchers()}"
+    return f"max by ({_BY_DEPLOYMENT}) (max_over_time({series}[{duration(window_seconds)}]))"
+
+
+def deployment_seconds_unavailable(scope: Scope, window_seconds: int, step: int) -> str:
+    series = f"kube_deployment_status_replicas_unavailable{scope.matchers()}"
+    condition = f"max by ({_BY_DEPLOYMENT}) ({series}) > 0"
+    return f"max by ({_BY_DEPLOYMENT}) ({_seconds_where(condition, window_seconds, step)})"
+
+
+def deployment_spec_changes(scope: Scope, window_seconds: int) -> str:
+    """How often the Deployment's spec changed: rollouts, and rescales (which edit replicas)."""
+    series = f"kube_deployment_metadata_generation{scope.matchers()}"
+    return f"max by ({_BY_DEPLOYMENT}) (changes({series}[{duration(window_seconds)}]))"
+
+
+# ------------------------------------------------------------------ CPU throttling
+
+
+def cpu_throttling(scope: Scope, window_seconds: int, counter: str) -> str:
+    """CFS periods (`periods`) or throttled periods (`throttled`) per container in the window.
+
+    Like CPU usage: each restart is a new cgroup `id` (summed), and a kubelet and a cAdvisor job
+    scraping the same cgroup are one (`max by id`).
+    """
+    names = {
+        "periods": "container_cpu_cfs_periods_total",
+        "throttled": "container_cpu_cfs_throttled_periods_total",
+    }
+    if counter not in names:
+        raise ValueError(f"unknown counter {counter!r}")
+    series = f"{names[counter]}{scope.matchers(_CONTAINERS)}"
+    return (
+        f"sum by ({_BY_CONTAINER}) (max by ({_BY_CONTAINER}, id) "
+        f"(increase({series}[{duration(window_seconds)}])))"
+    )
+
+
+# ------------------------------------------------------------------ incidents and alerts
+
+
+def down_targets(scope: Scope, step: int) -> str:
+    """A range query: targets none of whose scrapes in the step before each point succeeded.
+
+    A range selector (not an instant one) so a target that vanished is not seen for the 5 minutes
+    of Prometheus' lookback; `step - 1` seconds so each sample counts in one step only.
+    """
+    return (
+        "max by (namespace, job, pod, instance) "
+        f"(max_over_time(up{scope.matchers()}[{step - 1}s])) == 0"
+    )
+
+
+_FIRING = 'alertstate="firing"'
+
+
+def firing_alerts(scope: Scope, step: int) -> str:
+    """A range query: alerts with a firing sample in the step before each point."""
+    series = f"ALERTS{scope.matchers(_FIRING)}"
+    return f"max by (alertname, severity, namespace) (max_over_time({series}[{step - 1}s]))"
+
+
+# ------------------------------------------------------------------ traffic
+
+
+def label_equals(selector: dict[str, str]) -> tuple[str, ...]:
+    """`label="value"` matchers with every value escaped: a value can never end its literal."""
+    return tuple(f'{name}="{escape_string(value)}"' for name, value in sorted(selector.items()))
+
+
+def latency_quantiles(
+    scope: Scope, window_seconds: int, histogram: str, selector: dict[str, str]
+) -> str:
+    """p50, p95 and p99 over the whole window, one query: a `quantile` label tells them apart."""
+    buckets = f"{histogram}_bucket{scope.matchers(*label_equals(selector))}"
+    counts = f"sum by (le) (increase({buckets}[{duration(window_seconds)}]))"
+    return " or ".join(
+        f'label_replace(histogram_quantile({q}, {counts}), "quantile", "{q}", "", "")'
+        for q in ("0.5", "0.95", "0.99")
+    )
+
+
+def requests_total(
+    scope: Scope, window_seconds: int, counter: str, selector: dict[str, str]
+) -> str:
+    series = f"{counter}{scope.matchers(*label_equals(selector))}"
+    return f"sum(increase({series}[{duration(window_seconds)}]))"
+
+
+_SERVER_ERROR = 'code=~"5.."'
+_HAS_CODE = 'code!=""'
+
+
+def requests_failed(
+    scope: Scope, window_seconds: int, counter: str, selector: dict[str, str]
+) -> str:
+    """5xx responses; 0 when the counter has `code` labels but no 5xx, nothing without codes."""
+    span = duration(window_seconds)
+    matchers = label_equals(selector)
+    errors = f"{counter}{scope.matchers(*matchers, _SERVER_ERROR)}"
+    coded = f"{counter}{scope.matchers(*matchers, _HAS_CODE)}"
+    return f"sum(increase({errors}[{span}])) or 0 * sum(increase({coded}[{span}]))"
+
+
+# ------------------------------------------------------------------ user PromQL
+
+WINDOW_VARIABLE = "$__window"
+_OPENERS = {"(": ")", "[": "]", "{": "}"}
+
+
+def substitute_window(query: str, window_seconds: int) -> str:
+    return query.replace(WINDOW_VARIABLE, duration(window_seconds))
+
+
+def check_promql(query: str) -> None:
+    """Refuse PromQL whose brackets or string literals do not balance; ValueError says where.
+
+    Not a parser: it catches the typos that would otherwise fail every run, and Prometheus judges
+    the rest (its refusal becomes a DataGap).
+    """
+    if not query.strip():
+        raise ValueError("the query is empty")
+    stack: list[tuple[str, int]] = []
+    i = 0
+    while i < len(query):
+        char = query[i]
+        if char == "#":  # a comment runs to the end of the line
+            newline = query.find("\n", i)
+            i = len(query) if newline < 0 else newline
+            continue
+        if char in "\"'`":
+            end = i + 1
+            while end < len(query) and query[end] != char:
+                end += 2 if char != "`" and query[end] == "\\" else 1
+            if end >= len(query):
+                raise ValueError(f"the string starting at character {i + 1} is not closed")
+            i = end + 1
+            continue
+        if char in _OPENERS:
+            stack.append((char, i))
+        elif char in _OPENERS.values():
+            if not stack or _OPENERS[stack[-1][0]] != char:
+                raise ValueError(f"{char!r} at character {i + 1} closes nothing")
+            stack.pop()
+        i += 1
+    if stack:
+        opener, at = stack[-1]
+        raise ValueError(f"{opener!r} at character {at + 1} is not closed")
+
+
+def owners(scope: Scope, window_seconds: int) -> str:
+    """Pod -> owner and ReplicaSet -> Deployment in one query: rows with a `pod` label are pods'."""
+    names = '__name__=~"kube_pod_owner|kube_replicaset_owner"'
+    return (
+        "max by (namespace, pod, replicaset, owner_kind, owner_name) "
+        f"(max_over_time({scope.matchers(names)}[{duration(window_seconds)}]))"
+    )
+
+
+def labelled(figures: dict[str, str]) -> str:
+    """Several queries as one: each result gets a `figure` label naming it."""
+    return " or ".join(
+        f'label_replace({expr}, "figure", "{name}", "", "")' for name, expr in figures.items()
+    )

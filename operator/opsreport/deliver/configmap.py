@@ -4,37 +4,73 @@ A ConfigMap holds at most 1 MiB. Past a safe threshold the documents are stored 
 `binaryData`; if even that does not fit, the output fails with ReportTooLarge and the user is told
 to use S3. Splitting a report over several objects was rejected: readers (dashboards, kubectl)
 would need our tool to reassemble it.
+
+Optionally `keep: N` deletes the schedule's oldest reports beyond N (by window, only objects with
+our labels), and `latest: true` keeps a copy of the newest report under `<schedule>-latest`.
 """
 
 from __future__ import annotations
 
 import base64
+import copy
 import gzip
 import hashlib
+import logging
+from collections.abc import Callable
 from datetime import datetime
 
 from opsreport import api
 from opsreport.deliver.base import DeliveryError, OutputResult, ReportIdentity
 from opsreport.kube import Json, KubeApi, KubeError
 from opsreport.model.report import ReportData
+from opsreport.model.spec import ConfigMapOutput
 from opsreport.render.report import Document
-from opsreport.scheduling import format_rfc3339
+from opsreport.scheduling import format_rfc3339, parse_rfc3339
+
+logger = logging.getLogger(__name__)
 
 MAX_CONFIGMAP_BYTES = 1024 * 1024
 # Room for metadata, annotations and the base64 growth of binaryData.
 SAFE_DATA_BYTES = 900 * 1024
 _MAX_NAME = 253
+_MAX_LABEL = 63
+_WRITE_ATTEMPTS = 3
+# On `<schedule>-latest` only: keeps it out of retention and out of per-window listings.
+LABEL_LATEST = f"{api.GROUP}/latest"
+WINDOW_LABEL_FORMAT = "%Y%m%dT%H%M%SZ"
 
 
 def report_name(schedule: str, window_start: datetime) -> str:
-    """`<schedule>-<yyyymmdd-hhmm>`, a DNS-1123 subdomain; long names get a hash suffix."""
-    stamp = window_start.strftime("%Y%m%d-%H%M")
+    """`<schedule>-<yyyymmdd-hhmm>`, a DNS-1123 subdomain; long names get a hash suffix.
+
+    Seconds are added only when the window does not start on a minute (run-now windows), so two
+    run-now reports within one minute stay two reports.
+    """
+    stamp = window_start.strftime("%Y%m%d-%H%M" if window_start.second == 0 else "%Y%m%d-%H%M%S")
     name = f"{schedule}-{stamp}"
     if len(name) <= _MAX_NAME:
         return name
     digest = hashlib.sha256(name.encode()).hexdigest()[:10]
     keep = _MAX_NAME - len(stamp) - len(digest) - 2
     return f"{schedule[:keep].rstrip('-.')}-{digest}-{stamp}"
+
+
+def latest_name(schedule: str) -> str:
+    """`<schedule>-latest`, shortened with a hash like report names when over 253 characters."""
+    name = f"{schedule}-latest"
+    if len(name) <= _MAX_NAME:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:10]
+    keep = _MAX_NAME - len("-latest") - len(digest) - 1
+    return f"{schedule[:keep].rstrip('-.')}-{digest}-latest"
+
+
+def schedule_label(schedule: str) -> str:
+    """The schedule's name as a label value (at most 63 characters; longer names get a hash)."""
+    if len(schedule) <= _MAX_LABEL:
+        return schedule
+    digest = hashlib.sha256(schedule.encode()).hexdigest()[:10]
+    return f"{schedule[: _MAX_LABEL - len(digest) - 1].rstrip('-.')}-{digest}"
 
 
 def _sha256(text: str) -> str:
@@ -56,8 +92,8 @@ def build_configmap(
             # Never the schedule's app.kubernetes.io/instance: Argo CD would prune the report.
             "labels": {
                 api.LABEL_MANAGED_BY: api.MANAGED_BY,
-                api.LABEL_SCHEDULE: schedule.name,
-                api.LABEL_WINDOW_START: window.start.strftime("%Y%m%dT%H%M%SZ"),
+                api.LABEL_SCHEDULE: schedule_label(schedule.name),
+                api.LABEL_WINDOW_START: window.start.strftime(WINDOW_LABEL_FORMAT),
             },
             "annotations": {
                 api.ANNOTATION_WINDOW: "/".join(map(format_rfc3339, (window.start, window.end))),
@@ -97,6 +133,16 @@ def build_configmap(
     return body
 
 
+def build_latest(report_body: Json, schedule: str) -> Json:
+    """The same keys and annotations (which say the window) under the stable name."""
+    body = copy.deepcopy(report_body)
+    meta = body["metadata"]
+    meta["name"] = latest_name(schedule)
+    meta["labels"].pop(api.LABEL_WINDOW_START, None)
+    meta["labels"][LABEL_LATEST] = "true"
+    return body
+
+
 class ConfigMapSink:
     type = "configMap"
 
@@ -120,20 +166,32 @@ class ConfigMapSink:
         name = body["metadata"]["name"]
         location = f"configmap/{namespace}/{name}"
         size = sum(len(v) for v in (body.get("data") or body.get("binaryData") or {}).values())
+        label = schedule_label(identity.schedule.name)
         try:
-            await self._write(namespace, name, body)
+            written = await self._write(
+                namespace, name, body, replace_if=lambda current: _is_ours(current, label)
+            )
         except KubeError as error:
             return OutputResult(
                 self.type, location, ok=False, message=str(error), reason="DeliveryFailed"
+            )
+        if not written:
+            message = f"{location} exists and is not a report of this schedule; left alone"
+            return OutputResult(
+                self.type, location, ok=False, message=message, reason="DeliveryFailed"
             )
         # The report is stored: what follows is upkeep, and its failure must not make the run
         # retry (a rerun would only store the same report again). It is said in the status.
         notes: list[str] = []
         if self._output.latest:
             try:
-                await self._update_latest(namespace, body)
+                note = await self._update_latest(
+                    namespace, build_latest(body, identity.schedule.name)
+                )
             except KubeError as error:
-                notes.append(f"{latest_name(identity.schedule.name)} not updated: {error}")
+                note = f"{latest_name(identity.schedule.name)} not updated: {error}"
+            if note:
+                notes.append(note)
         if self._output.keep is not None:
             try:
                 deleted = await self._prune(namespace, identity.schedule.name, name)
@@ -146,16 +204,21 @@ class ConfigMapSink:
             logger.warning("configMap output of %s/%s: %s", namespace, name, note)
         return OutputResult(self.type, location, ok=True, bytes=size, message="; ".join(notes))
 
-    async def _update_latest(self, namespace: str, report_body: Json) -> None:
-        body = build_latest(report_body)
+    async def _update_latest(self, namespace: str, body: Json) -> str:
+        """Replace `<schedule>-latest` unless it holds a newer window or is not ours (a note)."""
         ours = _window_start(body)
+        foreign = False
 
         def older(current: Json) -> bool:
+            nonlocal foreign
+            foreign = not _is_ours(current, body["metadata"]["labels"][api.LABEL_SCHEDULE])
             # Only ever move forward: a late rerun of an old window leaves the newer one.
             theirs = _window_start(current)
-            return theirs is None or ours is None or theirs <= ours
+            return not foreign and (theirs is None or ours is None or theirs <= ours)
 
-        await self._write(namespace, body["metadata"]["name"], body, replace_if=older)
+        name = body["metadata"]["name"]
+        await self._write(namespace, name, body, replace_if=older)
+        return f"{name} exists and is not this schedule's; left alone" if foreign else ""
 
     async def _prune(self, namespace: str, schedule: str, keep_name: str) -> list[str]:
         """Delete this schedule's reports beyond `keep`, oldest windows first."""
@@ -237,6 +300,15 @@ class ConfigMapSink:
                 if error.status != 409 or attempt == _WRITE_ATTEMPTS - 1:
                     raise
         raise KubeError(409, f"configmap {namespace}/{name} kept changing while being written")
+
+
+def _is_ours(current: Json, label: str) -> bool:
+    """Whether an existing ConfigMap is one this schedule wrote: anything else is never replaced."""
+    labels = (current.get("metadata") or {}).get("labels") or {}
+    return bool(
+        labels.get(api.LABEL_MANAGED_BY) == api.MANAGED_BY
+        and labels.get(api.LABEL_SCHEDULE) == label
+    )
 
 
 def _window_start(body: Json) -> datetime | None:

@@ -7,13 +7,16 @@ from typing import Any
 import kopf
 
 from opsreport import api
+from opsreport.checks import SpecChecks, scope_violation
 from opsreport.kube import KubeError
 from opsreport.model.spec import InvalidSpec
-from opsreport.reconcile import invalid_spec_status, parse_schedule, spec_status
+from opsreport.reconcile import Schedule, invalid_spec_status, parse_schedule, spec_status
 from opsreport.service import Notice, Operator
 
 # How often each schedule checks whether a run is due; cheap, because the check is pure maths.
 TICK_SECONDS = 5.0
+# When the API server throttles us without saying for how long.
+THROTTLED_DELAY = 10.0
 RESOURCE = (api.GROUP, api.VERSION, api.PLURAL)
 
 
@@ -24,23 +27,40 @@ async def reconcile(
     body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: kopf.Logger, **_: Any
 ) -> None:
     operator: Operator = memo.operator
+    checks: SpecChecks = memo.checks
     now = operator.clock()
     try:
         schedule = parse_schedule(dict(body))
+        violation = scope_violation(schedule, operator.config)
+        if violation is not None:
+            raise violation
     except InvalidSpec as error:
         patch.status.update(invalid_spec_status(dict(body), error, now))
         kopf.event(body, type="Warning", reason=error.reason, message=str(error))
         logger.warning("invalid spec: %s", error)
         return
-    patch.status.update(spec_status(schedule, now))
+    status = spec_status(schedule, now)
+    try:
+        verdict = await checks.judge(schedule, operator.prometheus_for(schedule.spec))
+    except KubeError as error:
+        # Throttled (429): judge again once the API server says so; the status waits too.
+        raise kopf.TemporaryError(str(error), delay=error.retry_after or THROTTLED_DELAY) from None
+    status["conditions"] = verdict.conditions(status["conditions"], schedule.generation, now)
+    patch.status.update(status)
+    for finding in [*([verdict.problem] if verdict.problem else []), *verdict.warnings]:
+        kopf.event(body, type="Warning", reason=finding.reason, message=finding.message)
+        logger.warning("%s: %s", finding.reason, finding.message)
 
 
 @kopf.timer(*RESOURCE, id="tick", interval=TICK_SECONDS, initial_delay=1.0)
 async def tick(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
     operator: Operator = memo.operator
     try:
-        schedule = parse_schedule(dict(body))
+        schedule: Schedule | None = parse_schedule(dict(body))
     except InvalidSpec:
+        schedule = None
+    _observe(operator, body, schedule)
+    if schedule is None:
         return  # reconcile has reported it; nothing can run until the spec is fixed
     if schedule.generation != schedule.status.get("observedGeneration"):
         return  # reconcile has not judged this generation yet
@@ -53,5 +73,29 @@ async def tick(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any) 
     try:
         await operator.tick(schedule, notify)
     except KubeError as error:
-        # 409/429/5xx from the API server: try again on a later tick, never crash the timer.
+        if error.retry_after is not None:
+            # Throttled: kopf calls this timer again after the delay the API server asked for.
+            raise kopf.TemporaryError(str(error), delay=error.retry_after) from None
+        # 409/5xx from the API server: try again on a later tick, never crash the timer.
         logger.warning("could not act on the schedule: %s", error)
+
+
+@kopf.on.event(*RESOURCE, id="forget")
+async def forget(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+    """A deleted schedule's metrics go with it (no finalizer: nothing else to clean up)."""
+    operator: Operator | None = getattr(memo, "operator", None)
+    if event.get("type") == "DELETED" and operator is not None:
+        meta = (event.get("object") or {}).get("metadata") or {}
+        operator.metrics.forget(str(meta.get("namespace")), str(meta.get("name")))
+
+
+def _observe(operator: Operator, body: kopf.Body, schedule: Schedule | None) -> None:
+    """Feed the per-schedule metrics (conditions, last success, period) from the object."""
+    spec = schedule.spec if schedule is not None else None
+    operator.metrics.observe_schedule(
+        dict(body),
+        schedule=spec.schedule if spec is not None else None,
+        zone=spec.zone if spec is not None else None,
+        suspended=bool(spec and spec.suspend),
+        now=operator.clock(),
+    )

@@ -9,8 +9,10 @@ from typing import Any
 import kopf
 
 from opsreport import api
+from opsreport.checks import SpecChecks
 from opsreport.config import OperatorConfig
 from opsreport.kube import KubeApi, load_api_client
+from opsreport.metrics import OperatorMetrics
 from opsreport.scheduling import system_clock
 from opsreport.service import Operator
 
@@ -31,12 +33,26 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.networking.request_timeout = 60
     settings.peering.name = config.peering or "opsreport"
     settings.peering.lifetime = config.peering_lifetime
-    kube = KubeApi(await load_api_client(config.kubeconfig))
+    metrics = OperatorMetrics()
+    if config.metrics_port:
+        try:
+            metrics.serve(config.metrics_port)
+        except OSError as error:
+            # A taken port is a configuration error: say so and stop, rather than run unobserved.
+            raise kopf.PermanentError(
+                f"cannot serve metrics on port {config.metrics_port}: {error}"
+            ) from None
+    metrics.slots.set(config.max_concurrent_reports)
+    kube = KubeApi(
+        await load_api_client(config.kubeconfig), on_response=metrics.observe_api_request
+    )
+    memo.checks = SpecChecks(kube)
     memo.operator = Operator(
         config=config,
         kube=kube,
         clock=system_clock,
         slots=asyncio.Semaphore(config.max_concurrent_reports),
+        metrics=metrics,
     )
 
 
@@ -46,6 +62,7 @@ async def close(memo: kopf.Memo, **_: Any) -> None:
     if operator is not None:
         await operator.shutdown()
         await operator.kube.close()
+        operator.metrics.close()
 
 
 @kopf.on.probe(id="schedules")

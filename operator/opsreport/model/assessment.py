@@ -1,12 +1,14 @@
 """The overall status of a report, derived from its data with every reason spelled out.
 
-Until objectives are configurable per schedule, the thresholds are the defaults below; a figure that
-was not measured can only make a report worse, never better.
+With spec.objectives, they judge the service: a missed objective is critical, one at risk or not
+measured a warning. Without, availability is judged against the defaults below. Either way an
+OOMKill, a crash loop or a section not measured is a warning: a figure that was not measured can
+only make a report worse, never better.
 """
 
 from __future__ import annotations
 
-from opsreport.model.report import OverallStatus, ReportData
+from opsreport.model.report import ObjectiveResult, OverallStatus, ReportData
 from opsreport.render.filters import percent
 
 AVAILABILITY_TARGET = 99.9
@@ -25,7 +27,18 @@ def assess(report: ReportData) -> tuple[OverallStatus, list[str]]:
             status = to
         reasons.append(reason)
 
-    availability = report.availability.percent
+    for objective in report.objectives:
+        if objective.status == "missed":
+            worsen("critical", f"Objective {objective.name}: {_versus(objective, 'misses')}.")
+        elif objective.status == "atRisk":
+            worsen(
+                "warning",
+                f"Objective {objective.name} is at risk: {_versus(objective, 'against')},"
+                " most of its budget spent.",
+            )
+        elif objective.status is None:
+            worsen("warning", f"Objective {objective.name} was not measured.")
+    availability = None if report.objectives else report.availability.percent
     if availability is not None and availability < AVAILABILITY_CRITICAL:
         worsen(
             "critical",
@@ -44,3 +57,8 @@ def assess(report: ReportData) -> tuple[OverallStatus, list[str]]:
     if report.data_gaps:
         worsen("warning", f"{len(report.data_gaps)} section(s) could not be measured.")
     return status, reasons
+
+
+def _versus(objective: ObjectiveResult, verb: str) -> str:
+    unit = objective.unit if objective.unit in ("%", "s") else ""
+    return f"{objective.actual:.6g}{unit} {verb} the target {objective.target:.6g}{unit}"

@@ -15,6 +15,8 @@ from pydantic.alias_generators import to_camel
 from opsreport.api import REPORT_SCHEMA
 
 OverallStatus = Literal["ok", "warning", "critical"]
+Direction = Literal["up", "down", "flat"]
+Verdict = Literal["better", "worse", "same"]
 
 
 class _Model(BaseModel):
@@ -72,6 +74,8 @@ class CpuUsage(_Model):
     max: float | None = None
     request: float | None = None
     limit: float | None = None
+    # Throttled CFS periods / all CFS periods; None without a CPU limit (no CFS quota).
+    throttled_ratio: float | None = None
 
 
 class MemoryUsage(_Model):
@@ -93,22 +97,59 @@ class WorkloadUsage(_Model):
     memory: MemoryUsage
 
 
+class Condition(_Model):
+    """A condition of a Kubernetes object as the API shows it at collection time."""
+
+    status: str
+    reason: str | None = None
+    message: str | None = None
+
+
 class HpaActivity(_Model):
     namespace: str
     name: str
+    # Prometheus (kube-state-metrics) over the window; the API's spec when Prometheus has none.
     min_replicas: int | None = None
     max_replicas: int | None = None
-    rescales: int
+    rescales: int | None = None
     peak_replicas: int | None = None
+    seconds_at_max: int | None = None
+    seconds_not_at_desired: int | None = None
+    # The Kubernetes API at collection time.
+    current_replicas: int | None = None
+    desired_replicas: int | None = None
+    able_to_scale: Condition | None = None
+    scaling_limited: Condition | None = None
+
+
+class KubeEvent(_Model):
+    """One Kubernetes Event series (core/v1 and events.k8s.io/v1 deduplicated)."""
+
+    namespace: str
+    kind: str  # of the object the event is about
+    name: str
+    reason: str
+    type: str | None = None
+    message: str = ""
+    count: int
+    first_time: datetime | None = None
+    last_time: datetime | None = None
+    # `count` when the whole series lies in the window; None when it straddles an edge, because
+    # the API does not say how many of its occurrences fell inside.
+    count_in_window: int | None = None
 
 
 class Scaling(_Model):
     # None: not measured; an empty list: measured, and the scope has no HPA.
     hpas: list[HpaActivity] | None = None
+    # SuccessfulRescale (HPA) and ScalingReplicaSet (Deployment) events, newest first.
+    events: list[KubeEvent] | None = None
 
     @property
     def rescales(self) -> int | None:
-        return None if self.hpas is None else sum(h.rescales for h in self.hpas)
+        if self.hpas is None or any(h.rescales is None for h in self.hpas):
+            return None
+        return sum(h.rescales or 0 for h in self.hpas)
 
 
 class Resources(_Model):
@@ -141,6 +182,127 @@ class Pods(_Model):
     terminated_in_window: list[TerminatedContainer] = Field(default_factory=list)
 
 
+class FailureEvents(_Model):
+    """Warning events in the window: BackOff, Unhealthy, FailedScheduling, Evicted, OOMKilling,
+    FailedMount."""
+
+    # Occurrences by reason: exact for series inside the window, and 1 for each series that
+    # straddles an edge (its last or first occurrence is inside); `exact` says which it is.
+    by_reason: dict[str, int] = Field(default_factory=dict)
+    exact: bool = True
+    top: list[KubeEvent] = Field(default_factory=list)  # the most frequent first
+    series: int = 0  # event series in the window, including those not in `top`
+
+
+class Rollout(_Model):
+    """A revision created in the window: a ReplicaSet of a Deployment, a ControllerRevision of a
+    StatefulSet or DaemonSet."""
+
+    namespace: str
+    kind: str
+    name: str
+    revision: int | None = None
+    revision_name: str
+    started_at: datetime
+    images: list[str] = Field(default_factory=list)
+
+
+class WorkloadStatus(_Model):
+    namespace: str
+    kind: str
+    name: str
+    # The Kubernetes API at collection time.
+    desired_replicas: int | None = None
+    ready_replicas: int | None = None
+    unavailable_replicas: int | None = None
+    rollouts: int | None = None  # revisions created in the window
+    # Prometheus over the window (Deployments).
+    max_unavailable_replicas: int | None = None
+    seconds_unavailable: int | None = None
+    spec_changes: int | None = None
+
+
+class Nodes(_Model):
+    total: int | None = None
+    not_ready: int | None = None
+    not_ready_names: list[str] = Field(default_factory=list)
+
+
+class Incident(_Model):
+    """A stretch of time when targets of one job failed every scrape (`up == 0`)."""
+
+    start: datetime
+    end: datetime
+    duration_seconds: int
+    cause: str
+    namespace: str
+    job: str
+    targets: list[str] = Field(default_factory=list)  # pods (or instances) that were down
+
+
+class Alert(_Model):
+    name: str
+    severity: str | None = None
+    namespace: str | None = None
+    first_firing: datetime
+    last_firing: datetime  # the window's end when it still fired then
+    duration_seconds: int
+    firings: int  # separate firing stretches in the window
+    firing_at_end: bool
+
+
+class Latency(_Model):
+    """Quantiles over the window, in the histogram's unit (usually seconds)."""
+
+    p50: float | None = None
+    p95: float | None = None
+    p99: float | None = None
+
+
+class Traffic(_Model):
+    latency: Latency = Latency()
+    requests: float | None = None  # increase of the requests counter over the window
+    errors: float | None = None  # of which code 5xx
+    error_ratio: float | None = None  # errors / requests
+    requests_per_second: float | None = None
+
+
+class Trend(_Model):
+    """A headline figure against the same figure of the previous window (same length, before)."""
+
+    figure: str
+    current: float | None = None
+    previous: float | None = None
+    direction: Direction | None = None
+    verdict: Verdict | None = None  # None where neither direction is better (e.g. rescales)
+
+
+ObjectiveStatus = Literal["met", "atRisk", "missed"]
+
+
+class ObjectiveResult(_Model):
+    name: str
+    metric: str
+    unit: str
+    target: float
+    actual: float | None = None
+    status: ObjectiveStatus | None = None  # None: not measured
+    previous: float | None = None
+    trend: Direction | None = None
+
+
+class KpiResult(_Model):
+    name: str
+    query: str  # as run, with $__window substituted
+    unit: str = ""
+    target: float | None = None
+    comparison: str | None = None
+    value: float | None = None
+    status: Literal["met", "missed"] | None = None
+    previous: float | None = None
+    trend: Direction | None = None
+
+
 class DataGap(_Model):
     section: str
     source: Literal["prometheus", "kubernetes"]
@@ -150,6 +312,11 @@ class DataGap(_Model):
 class QueryRecord(_Model):
     figure: str
     expr: str
+    # Instant queries run at the window's end unless `time` says otherwise (previous window);
+    # range queries run from `start` to `time` every `stepSeconds`.
+    time: datetime | None = None
+    start: datetime | None = None
+    step_seconds: int | None = None
 
 
 class Meta(_Model):
@@ -174,6 +341,17 @@ class ReportData(_Model):
     resources: Resources = Resources()
     pods: Pods = Pods()
     scaling: Scaling = Scaling()
+    # None: not measured (a DataGap says why) or, for traffic, not configured.
+    workloads: list[WorkloadStatus] | None = None
+    rollouts: list[Rollout] | None = None
+    events: FailureEvents | None = None
+    nodes: Nodes = Nodes()
+    incidents: list[Incident] | None = None
+    alerts: list[Alert] | None = None
+    traffic: Traffic | None = None
+    objectives: list[ObjectiveResult] = Field(default_factory=list)
+    kpis: list[KpiResult] = Field(default_factory=list)
+    trends: list[Trend] = Field(default_factory=list)
     data_gaps: list[DataGap] = Field(default_factory=list)
     meta: Meta = Meta()
 

@@ -8,12 +8,22 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
+from opsreport.collect.queries import check_promql
+from opsreport.deliver.s3keys import DEFAULT_KEY_TEMPLATE, KeyTemplate, check_key_text
 from opsreport.scheduling import CronError, parse_cron
 
 
@@ -83,8 +93,24 @@ class WindowSpec(_Model):
         return timedelta(seconds=self.settle_seconds)
 
 
+class TemplateConfigMapRef(_Model):
+    """A user's template in a ConfigMap of the schedule's own namespace (no namespace field)."""
+
+    name: str = Field(min_length=1, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+    # The key's extension names the format the template renders: `.md.j2` or `.html.j2`.
+    key: str = Field(
+        min_length=1,
+        max_length=253,
+        pattern=r"^[-._a-zA-Z0-9]+\.(md|markdown|html|htm)(\.j2|\.jinja|\.jinja2)?$",
+    )
+
+
 class TemplateSpec(_Model):
     name: Literal["daily", "monthly"] = "daily"
+    # Replaces the built-in template for the format its key names; may `{% extends %}` it.
+    config_map_ref: TemplateConfigMapRef | None = None
+    # Rows per table before "…and N more".
+    top_n: int = Field(default=10, ge=1, le=100)
 
 
 class LabelSelectorRequirement(_Model):
@@ -120,17 +146,6 @@ class ScopeSpec(_Model):
     selector: LabelSelector | None = None
 
 
-class PrometheusSpec(_Model):
-    url: str | None = Field(default=None, max_length=2048)
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://[^\s/]+", value):
-            raise ValueError("must be an http:// or https:// URL")
-        return value
-
-
 class ConfigMapOutput(_Model):
     # Reports of this schedule to keep, newest windows first; None keeps every report.
     keep: int | None = Field(default=None, ge=1, le=1000)
@@ -139,22 +154,18 @@ class ConfigMapOutput(_Model):
 
 
 _DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
-_SECRET_KEY = r"^[-._a-zA-Z0-9]+$"
+_DATA_KEY = r"^[-._a-zA-Z0-9]+$"  # a key in a Secret's data
 MAX_PRESIGN_SECONDS = 7 * 24 * 3600  # SigV4 presigned URLs cannot live longer
-# Seconds in the default: two run-now reports in one minute must not share a key.
-DEFAULT_KEY_TEMPLATE = "{namespace}/{schedule}/{window.start:%Y/%m/%d/%H%M%S}/report.{ext}"
 
 
 class SecretKeyRef(_Model):
     """A Secret in the schedule's own namespace; there is deliberately no namespace field."""
 
     name: str = Field(min_length=1, max_length=253, pattern=_DNS_SUBDOMAIN)
-    access_key_id_key: str = Field(default="accessKeyId", max_length=253, pattern=_SECRET_KEY)
-    secret_access_key_key: str = Field(
-        default="secretAccessKey", max_length=253, pattern=_SECRET_KEY
-    )
+    access_key_id_key: str = Field(default="accessKeyId", max_length=253, pattern=_DATA_KEY)
+    secret_access_key_key: str = Field(default="secretAccessKey", max_length=253, pattern=_DATA_KEY)
     # Used when the Secret has it (temporary credentials); absent is fine.
-    session_token_key: str = Field(default="sessionToken", max_length=253, pattern=_SECRET_KEY)
+    session_token_key: str = Field(default="sessionToken", max_length=253, pattern=_DATA_KEY)
 
 
 class ServerSideEncryption(_Model):
@@ -195,16 +206,12 @@ class S3Output(_Model):
     @field_validator("prefix")
     @classmethod
     def _prefix_is_safe(cls, value: str) -> str:
-        from opsreport.deliver.s3 import check_key_text  # imported late: it imports the model
-
         check_key_text(value)
         return value.strip("/")
 
     @field_validator("key_template")
     @classmethod
     def _template_parses(cls, value: str) -> str:
-        from opsreport.deliver.s3 import KeyTemplate  # imported late: it imports the model
-
         KeyTemplate.parse(value)  # raises ValueError saying what is wrong
         return value
 
@@ -220,6 +227,197 @@ class OutputSpec(_Model):
         return self
 
 
+_METRIC_NAME = r"^[a-zA-Z_:][a-zA-Z0-9_:]*$"
+_LABEL_NAME = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+# Set through the Secret references, or by the HTTP client itself; never as a plain header.
+_RESERVED_HEADERS = {"authorization", "host", "content-length", "cookie", "proxy-authorization"}
+_DECIMAL = re.compile(r"^-?[0-9]{1,15}(\.[0-9]{1,15})?$")
+
+
+class SecretKeySelector(_Model):
+    """One key of a Secret in the schedule's own namespace (there is no namespace field)."""
+
+    name: str = Field(min_length=1, max_length=253, pattern=_DNS_SUBDOMAIN)
+    key: str = Field(default="token", min_length=1, max_length=253, pattern=_DATA_KEY)
+
+
+class CaKeySelector(_Model):
+    """A PEM CA bundle: one key of a Secret or ConfigMap in the schedule's own namespace."""
+
+    name: str = Field(min_length=1, max_length=253, pattern=_DNS_SUBDOMAIN)
+    key: str = Field(default="ca.crt", min_length=1, max_length=253, pattern=_DATA_KEY)
+
+
+class BasicAuthSecretRef(_Model):
+    name: str = Field(min_length=1, max_length=253, pattern=_DNS_SUBDOMAIN)
+    username_key: str = Field(default="username", min_length=1, max_length=253, pattern=_DATA_KEY)
+    password_key: str = Field(default="password", min_length=1, max_length=253, pattern=_DATA_KEY)
+
+
+class PrometheusTls(_Model):
+    ca_secret_ref: CaKeySelector | None = None
+    ca_config_map_ref: CaKeySelector | None = None
+    insecure_skip_verify: bool = False
+
+    @model_validator(mode="after")
+    def _one_trust_source(self) -> PrometheusTls:
+        cas = (self.ca_secret_ref is not None) + (self.ca_config_map_ref is not None)
+        if cas > 1:
+            raise ValueError("set at most one of caSecretRef and caConfigMapRef")
+        if cas and self.insecure_skip_verify:
+            raise ValueError("insecureSkipVerify ignores the CA; set one or the other")
+        return self
+
+
+class PrometheusSpec(_Model):
+    url: str | None = Field(default=None, max_length=2048)
+    bearer_token_secret_ref: SecretKeySelector | None = None
+    basic_auth_secret_ref: BasicAuthSecretRef | None = None
+    tls: PrometheusTls | None = None
+    # Plain headers such as X-Scope-OrgID for Mimir or Cortex; they are not secret.
+    headers: dict[str, str] = Field(default_factory=dict, max_length=16)
+    # Thanos: partial_response=false, and max_source_resolution for windows of 7 days or more.
+    thanos: bool = False
+    timeout_seconds: int | None = Field(default=None, ge=1, le=600)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    @field_validator("headers")
+    @classmethod
+    def _plain_headers(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, text in value.items():
+            if not _HEADER_NAME.match(name):
+                raise ValueError(f"{name!r} is not an HTTP header name")
+            if name.lower() in _RESERVED_HEADERS:
+                raise ValueError(f"{name} cannot be set here (use bearerTokenSecretRef)")
+            if len(text) > 1024 or any(c in text for c in "\r\n\0"):
+                raise ValueError(f"the value of {name} is too long or has a line break")
+        return value
+
+    @model_validator(mode="after")
+    def _credentials_need_own_url(self) -> PrometheusSpec:
+        # Without a url the operator's own Prometheus and credentials are used: a schedule must not
+        # point them at another tenant or weaken their TLS.
+        if self.url is None and (
+            self.bearer_token_secret_ref or self.basic_auth_secret_ref or self.tls or self.headers
+        ):
+            raise ValueError("credentials, tls and headers need prometheus.url")
+        if self.bearer_token_secret_ref and self.basic_auth_secret_ref:
+            raise ValueError("set at most one of bearerTokenSecretRef and basicAuthSecretRef")
+        return self
+
+
+class TrafficSpec(_Model):
+    """Request metrics the application exposes; queries add the namespace scope to `selector`."""
+
+    requests_counter: str | None = Field(default=None, max_length=200, pattern=_METRIC_NAME)
+    latency_histogram: str | None = Field(default=None, max_length=200, pattern=_METRIC_NAME)
+    selector: dict[str, str] = Field(default_factory=dict, max_length=16)
+
+    @field_validator("latency_histogram")
+    @classmethod
+    def _base_name(cls, value: str | None) -> str | None:
+        return value.removesuffix("_bucket") if value else value
+
+    @field_validator("selector")
+    @classmethod
+    def _label_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, text in value.items():
+            if not re.match(_LABEL_NAME, name) or name.startswith("__"):
+                raise ValueError(f"{name!r} is not a label name")
+            if len(text) > 1024:
+                raise ValueError(f"the value for {name} is longer than 1024 characters")
+        return value
+
+    @model_validator(mode="after")
+    def _something_to_measure(self) -> TrafficSpec:
+        if self.requests_counter is None and self.latency_histogram is None:
+            raise ValueError("set requestsCounter, latencyHistogram or both")
+        return self
+
+
+# int or a decimal string, never a float: "99.9" is exactly what the user wrote.
+Target = Annotated[int, Strict()] | Annotated[str, Field(max_length=32)]
+
+
+def _target_value(value: int | str) -> float:
+    if isinstance(value, str) and not _DECIMAL.match(value):
+        raise ValueError(f"{value!r} is not a decimal number such as 99.9")
+    return float(value)
+
+
+ObjectiveMetric = Literal[
+    "availability",
+    "errorRate",
+    "latencyP50",
+    "latencyP95",
+    "latencyP99",
+    "restarts",
+    "incidents",
+    "downtimeSeconds",
+]
+TRAFFIC_OBJECTIVES = {"errorRate": "requests_counter"} | dict.fromkeys(
+    ("latencyP50", "latencyP95", "latencyP99"), "latency_histogram"
+)
+
+
+class ObjectiveSpec(_Model):
+    name: str | None = Field(default=None, min_length=1, max_length=128)
+    metric: ObjectiveMetric
+    target: Target
+
+    @field_validator("target")
+    @classmethod
+    def _decimal(cls, value: int | str) -> int | str:
+        _target_value(value)
+        return value
+
+    @property
+    def target_value(self) -> float:
+        return _target_value(self.target)
+
+
+class KpiSpec(_Model):
+    name: str = Field(min_length=1, max_length=128)
+    # Instant PromQL evaluated at the window's end; `$__window` becomes the window's length.
+    query: str = Field(min_length=1, max_length=4096)
+    unit: str = Field(default="", max_length=32)
+    target: Target | None = None
+    comparison: Literal[">=", "<=", ">", "<", "=="] | None = None
+
+    @field_validator("query")
+    @classmethod
+    def _balanced(cls, value: str) -> str:
+        check_promql(value)
+        return value
+
+    @field_validator("target")
+    @classmethod
+    def _decimal(cls, value: int | str | None) -> int | str | None:
+        if value is not None:
+            _target_value(value)
+        return value
+
+    @model_validator(mode="after")
+    def _comparison_with_target(self) -> KpiSpec:
+        if (self.target is None) != (self.comparison is None):
+            raise ValueError("set target and comparison together")
+        return self
+
+    @property
+    def target_value(self) -> float | None:
+        return None if self.target is None else _target_value(self.target)
+
+
+MAX_KPIS = 5  # 2 queries each: with traffic, a report stays within 39 queries
+
+
 class ReportScheduleSpec(_Model):
     schedule: str = Field(min_length=1, max_length=256)
     time_zone: str = Field(default="UTC", max_length=64)
@@ -230,6 +428,9 @@ class ReportScheduleSpec(_Model):
     formats: tuple[Format, ...] = ("markdown",)
     scope: ScopeSpec = ScopeSpec()
     prometheus: PrometheusSpec = PrometheusSpec()
+    traffic: TrafficSpec | None = None
+    objectives: tuple[ObjectiveSpec, ...] = Field(default=(), max_length=20)
+    kpis: tuple[KpiSpec, ...] = Field(default=(), max_length=MAX_KPIS)
     outputs: tuple[OutputSpec, ...] = (OutputSpec(config_map=ConfigMapOutput()),)
     catch_up: Literal["All", "Latest", "None"] = "Latest"
     starting_deadline_seconds: int | None = Field(default=None, ge=0, le=366 * 86400)
@@ -278,4 +479,21 @@ def parse_spec(raw: dict[str, Any] | None) -> ReportScheduleSpec:
         parse_cron(spec.schedule)
     except CronError as error:
         raise InvalidSpec("spec.schedule", str(error), reason="InvalidSchedule") from None
+    _check_measurable(spec)
     return spec
+
+
+def _check_measurable(spec: ReportScheduleSpec) -> None:
+    """Objectives need the figures they judge; KPI names identify their figures."""
+    for i, objective in enumerate(spec.objectives):
+        needs = TRAFFIC_OBJECTIVES.get(objective.metric)
+        if needs and (spec.traffic is None or getattr(spec.traffic, needs) is None):
+            raise InvalidSpec(
+                f"spec.objectives[{i}].metric",
+                f"{objective.metric} needs spec.traffic.{to_camel(needs)}",
+            )
+    seen: set[str] = set()
+    for i, kpi in enumerate(spec.kpis):
+        if kpi.name in seen:
+            raise InvalidSpec(f"spec.kpis[{i}].name", f"{kpi.name!r} is used twice")
+        seen.add(kpi.name)

@@ -69,10 +69,37 @@ def number(value: float | None) -> str:
     return f"{value:,.2f}"
 
 
+def latency(seconds: float | None) -> str:
+    """A request duration: `120 ms` below a second, `1.25 s` above."""
+    if seconds is None:
+        return NO_DATA
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
+
+
 def local_time(value: datetime | None, zone: str = "UTC", fmt: str = "%Y-%m-%d %H:%M %Z") -> str:
     if value is None:
         return NO_DATA
     return value.astimezone(ZoneInfo(zone)).strftime(fmt)
+
+
+def trend(current: float | None, previous: float | None, unit: str = "") -> str:
+    """An arrow and the change against the previous window: `↑ +3`, `↓ −0.02 pp`, `→ 0`.
+
+    `unit` is appended to the delta; use `pp` for percentages (a change of percentage points).
+    """
+    if current is None or previous is None:
+        return NO_DATA
+    delta = current - previous
+    if abs(delta) < 1e-9:
+        return "→ 0"
+    arrow = "↑" if delta > 0 else "↓"
+    text = (
+        f"{abs(delta):,.3f}".rstrip("0").rstrip(".")
+        if not float(delta).is_integer()
+        else (f"{abs(int(delta)):,}")
+    )
+    sign = "+" if delta > 0 else "−"
+    return f"{arrow} {sign}{text}{' ' + unit if unit else ''}"
 
 
 FILTERS = {
@@ -83,4 +110,6 @@ FILTERS = {
     "duration": human_duration,
     "number": number,
     "local": local_time,
+    "trend": trend,
+    "latency": latency,
 }

@@ -1,0 +1,1 @@
+"""`python -m bench`: how a report's cost grows with the cluster, against its own queries."""
