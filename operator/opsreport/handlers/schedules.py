@@ -46,7 +46,12 @@ async def reconcile(
         # Throttled (429): judge again once the API server says so; the status waits too.
         raise kopf.TemporaryError(str(error), delay=error.retry_after or THROTTLED_DELAY) from None
     status["conditions"] = verdict.conditions(status["conditions"], schedule.generation, now)
-    patch.status.update(status)
+    try:
+        # Written by us, not through kopf's patch: a failed write must fail the handler so kopf
+        # retries it; otherwise the generation stays unjudged and the tick would wait forever.
+        await operator.patch_status(schedule, status)
+    except KubeError as error:
+        raise kopf.TemporaryError(str(error), delay=error.retry_after or THROTTLED_DELAY) from None
     for finding in [*([verdict.problem] if verdict.problem else []), *verdict.warnings]:
         kopf.event(body, type="Warning", reason=finding.reason, message=finding.message)
         logger.warning("%s: %s", finding.reason, finding.message)
