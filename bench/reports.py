@@ -102,7 +102,9 @@ def run_child(mode: str, job: Job, *, spy: Path | None = None) -> Json:
     )
     if proc.returncode != 0:
         raise RuntimeError(f"bench.child {mode} exited {proc.returncode}:\n{proc.stderr[-4000:]}")
-    result: Json = json.loads(proc.stdout.strip().splitlines()[-1])
+    # The result is the last JSON line: py-spy adds lines of its own to stdout.
+    line = next(line for line in reversed(proc.stdout.splitlines()) if line.startswith("{"))
+    result: Json = json.loads(line)
     return result
 
 
