@@ -102,15 +102,7 @@ def usage_bars(title: str, rows: Sequence[UsageRow], fmt: Formatter) -> str:
     for index, row in enumerate(rows):
         y = top + index * ROW_HEIGHT
         mid = y + ROW_HEIGHT / 2
-        body.append(f'<g class="row"><title>{escape(_row_tooltip(row, fmt))}</title>')
-        body.append(
-            f'<text class="label" x="{LABEL_WIDTH - 8}" y="{_n(mid + 4)}"'
-            f' text-anchor="end">{escape(_clip(row.label))}</text>'
-        )
-        body.append(
-            f'<line class="track" x1="{LABEL_WIDTH}" y1="{_n(mid)}" x2="{LABEL_WIDTH + plot}"'
-            f' y2="{_n(mid)}"/>'
-        )
+        body.extend(_row_frame(_row_tooltip(row, fmt), row.label, mid, plot))
         if row.p95 is not None:
             body.append(
                 f'<rect class="bar-p95" x="{LABEL_WIDTH}" y="{_n(y + 6)}"'
@@ -205,15 +197,7 @@ def range_bars(title: str, rows: Sequence[RangeRow], note: str = "") -> str:
     for index, row in enumerate(rows):
         y = top + index * ROW_HEIGHT
         mid = y + ROW_HEIGHT / 2
-        body.append(f'<g class="row"><title>{escape(row.label)}</title>')
-        body.append(
-            f'<text class="label" x="{LABEL_WIDTH - 8}" y="{_n(mid + 4)}"'
-            f' text-anchor="end">{escape(_clip(row.label))}</text>'
-        )
-        body.append(
-            f'<line class="track" x1="{LABEL_WIDTH}" y1="{_n(mid)}" x2="{LABEL_WIDTH + plot}"'
-            f' y2="{_n(mid)}"/>'
-        )
+        body.extend(_row_frame(row.label, row.label, mid, plot))
         if row.low is not None and row.high is not None:
             body.append(
                 f'<rect class="bar-avg" x="{x(row.low)}" y="{_n(y + 9)}"'
@@ -446,3 +430,14 @@ def value_bars(
             f' y2="{_n(bottom)}"/>'
         )
     return _svg("bars", title, top + len(rows) * ROW_HEIGHT + 4, body)
+
+
+def _row_frame(tooltip: str, label: str, mid: float, plot: float) -> list[str]:
+    """A bar row's opening group, its label and its track, shared by the bar charts."""
+    return [
+        f'<g class="row"><title>{escape(tooltip)}</title>',
+        f'<text class="label" x="{LABEL_WIDTH - 8}" y="{_n(mid + 4)}"'
+        f' text-anchor="end">{escape(_clip(label))}</text>',
+        f'<line class="track" x1="{LABEL_WIDTH}" y1="{_n(mid)}" x2="{LABEL_WIDTH + plot}"'
+        f' y2="{_n(mid)}"/>',
+    ]
