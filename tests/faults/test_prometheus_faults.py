@@ -94,7 +94,7 @@ async def test_prometheus_goes_away_in_the_middle_of_a_run(
     ("fault", "config", "gap", "kind"),
     [
         pytest.param(
-            {"delay": 2.5},
+            {"delay": 5.0},
             {"prometheus_timeout_seconds": 2},
             "Prometheus did not answer within 2s",
             "timeout",

@@ -6,6 +6,7 @@ samples it wrote, not by asking Prometheus.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from statistics import fmean
 
@@ -13,11 +14,12 @@ import pytest
 
 from opsreport.collect import queries
 from opsreport.collect.metrics import MetricFacts, collect_metrics
-from opsreport.collect.prometheus import PrometheusClient, PrometheusSettings
+from opsreport.collect.prometheus import PrometheusClient, PrometheusError, PrometheusSettings
 from opsreport.scheduling import Window
 from tests.integration.conftest import DAY, END, SCOPE
 from tests.support.prometheus import PrometheusServer
 from tests.support.scenario import ContainerUsage, Expected, Scenario
+from tests.support.slowproxy import SlowProxy
 
 REL = 1e-9
 
@@ -224,3 +226,23 @@ async def test_cpu_throttling_per_workload(
             assert 0 < ratio < 0.2
         else:
             assert ratio is None, f"{key} has no CPU limit, so no CFS quota to be throttled by"
+
+
+async def test_a_query_past_prometheus_timeout_fails_once_and_says_why(
+    prometheus: PrometheusServer,
+) -> None:
+    """Prometheus' own timeout (503, errorType "timeout") is final: retrying would cost the same
+    time again and load a Prometheus that is already too slow."""
+    expensive = "max_over_time(rate(container_cpu_usage_seconds_total[5m])[2d:1s])"
+    settings = PrometheusSettings(url="", timeout_seconds=0.001, retries=2, backoff_seconds=0.01)
+    with SlowProxy(prometheus.url) as proxy:
+        settings = dataclasses.replace(settings, url=proxy.url)
+        async with PrometheusClient(settings) as client:
+            with pytest.raises(PrometheusError, match=r"at its 0\.001s timeout") as error:
+                await client.query(expensive, END)
+        assert error.value.kind == "timeout"
+        assert proxy.requests == 1
+        # The same query with time to spare: so it was the timeout, not the query.
+        settings = dataclasses.replace(settings, timeout_seconds=30)
+        async with PrometheusClient(settings) as client:
+            assert await client.query(expensive, END)

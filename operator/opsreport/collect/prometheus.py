@@ -89,6 +89,9 @@ class Series:
 
 
 _RETRYABLE_STATUS = {429, 502, 503, 504}
+# The HTTP client waits this much longer than Prometheus' own `timeout`, so that Prometheus'
+# answer "query timed out" (a reason a person can act on) arrives before we cut the connection.
+_ANSWER_GRACE_SECONDS = 2.0
 
 
 class PrometheusClient:
@@ -106,10 +109,11 @@ class PrometheusClient:
         self._on_query = on_query
         self._secrets = settings.secrets()
         # Prometheus stops evaluating a query after this too, instead of working on for nobody.
-        self._params = {"timeout": f"{settings.timeout_seconds:g}s", **(params or {})}
+        # Seconds as a plain number: Prometheus reads "0.5" but rejects "0.5s".
+        self._params = {"timeout": f"{settings.timeout_seconds:g}", **(params or {})}
         self._http = httpx.AsyncClient(
             base_url=settings.url.rstrip("/"),
-            timeout=settings.timeout_seconds,
+            timeout=settings.timeout_seconds + _ANSWER_GRACE_SECONDS,
             headers=dict(settings.headers),
             verify=_default_tls() if settings.verify is True else settings.verify,
             auth=httpx.BasicAuth(*settings.basic_auth) if settings.basic_auth else None,
@@ -166,15 +170,17 @@ class PrometheusClient:
         return text
 
     async def _get_with_retries(self, path: str, params: dict[str, str]) -> dict[str, Any]:
+        """Retries what may pass (refused connections, 429, 502, 503, 504), never a timeout: a
+        query too slow once is as slow again, and repeating it loads an overloaded Prometheus."""
         attempt = 0
+        timeout = self._settings.timeout_seconds
         while True:
             try:
                 response = await self._http.get(path, params=params)
             except httpx.TimeoutException:
-                error = PrometheusError(
-                    f"Prometheus did not answer within {self._settings.timeout_seconds:g}s",
-                    "timeout",
-                )
+                raise PrometheusError(
+                    f"Prometheus did not answer within {timeout:g}s", "timeout"
+                ) from None
             except httpx.ConnectError as exc:
                 error = PrometheusError(
                     f"Prometheus is unreachable: {_connect_reason(exc)}", "unreachable"
@@ -187,6 +193,12 @@ class PrometheusClient:
                 if response.status_code in (401, 403):
                     raise PrometheusError(
                         f"Prometheus answered {response.status_code}: check the credentials"
+                    )
+                if response.status_code >= 400 and _timed_out(response):
+                    raise PrometheusError(
+                        f"Prometheus stopped evaluating the query at its {timeout:g}s timeout"
+                        " (raise spec.prometheus.timeoutSeconds, or narrow the scope)",
+                        "timeout",
                     )
                 if response.status_code not in _RETRYABLE_STATUS:
                     return _payload(response)
@@ -210,6 +222,18 @@ def _connect_reason(exc: httpx.ConnectError) -> str:
     if "CERTIFICATE_VERIFY_FAILED" in text:
         return "its TLS certificate is not trusted (set spec.prometheus.tls)"
     return type(exc).__name__
+
+
+def _timed_out(response: httpx.Response) -> bool:
+    """Prometheus' own answer when a query passed its `timeout`: 503 with errorType "timeout"
+    while evaluating, or 422 "context deadline exceeded" while still selecting series."""
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    if not isinstance(body, dict):
+        return False
+    return body.get("errorType") == "timeout" or "deadline exceeded" in str(body.get("error"))
 
 
 def _payload(response: httpx.Response) -> dict[str, Any]:
