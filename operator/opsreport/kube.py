@@ -18,6 +18,8 @@ from kubernetes_asyncio import client as k8s_client
 from kubernetes_asyncio import config as k8s_config
 from kubernetes_asyncio.client.exceptions import ApiException
 
+from opsreport import __version__
+
 Json = dict[str, Any]
 
 DEFAULT_PAGE_SIZE = 500
@@ -47,7 +49,10 @@ async def load_api_client(kubeconfig: str | None = None) -> k8s_client.ApiClient
         await k8s_config.load_kube_config(
             config_file=kubeconfig, client_configuration=configuration
         )
-    return k8s_client.ApiClient(configuration=configuration)
+    client = k8s_client.ApiClient(configuration=configuration)
+    # The API server names a write's field manager after the User-Agent: ours, not the library's.
+    client.user_agent = f"opsreport/{__version__}"
+    return client
 
 
 def _message(data: bytes) -> str:

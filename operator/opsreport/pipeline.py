@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from opsreport import __version__
-from opsreport.collect import access, judge, queries
+from opsreport.collect import access, judge, queries, series
 from opsreport.collect.access import AccessError
 from opsreport.collect.cluster import ClusterFacts, collect_cluster
 from opsreport.collect.judge import kpi_result
@@ -33,6 +33,7 @@ from opsreport.model.report import (
     ScheduleRef,
     ScopeData,
     Traffic,
+    Week,
     WindowData,
     WorkloadStatus,
 )
@@ -112,12 +113,19 @@ def _unmeasured(spec: ReportScheduleSpec, reason: str) -> MetricFacts:
     facts = MetricFacts(traffic=Traffic() if spec.traffic is not None else None)
     sections = [
         *SECTIONS,
-        *(["traffic"] if spec.traffic else []),
+        *(["traffic", "traffic series"] if spec.traffic else []),
         *(f"kpi {k.name}" for k in spec.kpis),
     ]
     facts.gaps = [DataGap(section=s, source="prometheus", reason=reason) for s in sections]
     facts.kpis = [kpi_result(kpi, kpi.query, None, None) for kpi in spec.kpis]
     return facts
+
+
+def _weeks_unmeasured(request: ReportRequest) -> list[Week]:
+    spans = series.week_spans(request.window, request.spec.time_zone)
+    return series.fold_weeks(
+        spans, series.StepFacts(), None, None, request.spec.traffic is not None
+    )
 
 
 async def _metrics(
@@ -141,6 +149,7 @@ async def _metrics(
             request.window,
             traffic=spec.traffic,
             kpis=spec.kpis,
+            time_zone=spec.time_zone,
         )
         return facts, client.queries_sent
 
@@ -236,6 +245,8 @@ async def collect_report(request: ReportRequest, sources: Sources, clock: Clock)
         alerts=metrics.alerts,
         traffic=metrics.traffic,
         kpis=metrics.kpis,
+        series=metrics.series,
+        weeks=metrics.weeks or _weeks_unmeasured(request),
         pods=cluster.pods,
         data_gaps=sorted(
             [*metrics.gaps, *cluster.gaps], key=lambda g: (g.section, g.source, g.reason)

@@ -171,7 +171,14 @@ def test_charts_have_drawn_elements(
         drawn = re.findall(r"<(rect|line|polyline|circle)\b", dom)
         assert len(drawn) > 40
         assert 'class="chart chart-usage"' in dom
-        assert "<polyline" in dom  # replicas over time
+        # Availability, replicas and latency are lines of measured series, each with points.
+        svgs = re.findall(r"<svg class=\"chart chart-line\".*?</svg>", dom, flags=re.S)
+        assert len(svgs) == 3
+        for svg in svgs:
+            points = re.findall(r'<polyline class="line[^"]*" points="([^"]+)"', svg)
+            assert points, svg[:200]
+            assert all(len(p.split()) >= 2 for p in points)
+        assert 'class="line line-0 dashed"' in dom  # desired replicas next to current
     else:
         assert set(charts) <= {"empty"}  # nothing measured: placeholders that say so
         assert "No series collected" in dom or "Not measured" in dom

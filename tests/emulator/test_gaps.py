@@ -9,8 +9,14 @@ Patching and writing
 - Strategic merge patch is applied as a JSON merge patch: lists are replaced whole, not
   merged by key (e.g. containers by name); ``$patch``/``$retainKeys`` directives are not
   understood.
-- Server-side apply (``application/apply-patch+yaml``) answers 415; no ``managedFields``.
-- ``dryRun`` answers 400 rather than validating without writing.
+- Server-side apply and managedFields (tests/support/server_side_apply.py) know list types
+  from CRD schemas and ObjectMeta only: other lists of built-in types are atomic (two
+  appliers of a pod's containers conflict where a real server merges them by name). An
+  apply is not defaulted or pruned from the schema and passes no admission; ``null`` in an
+  applied configuration is dropped; there is no ten-updaters cap (``ancient-changes``) and
+  no migration from client-side apply's ``last-applied-configuration``.
+- ``dryRun=All`` works for create, update and patch; on DELETE and on CRDs it answers 400
+  rather than validating without writing.
 - ``propagationPolicy`` and ``gracePeriodSeconds`` are ignored; nothing has graceful
   deletion (a pod without finalizers is gone at once).
 - Generation bumps on any change outside metadata and status, for every resource (a real
@@ -37,8 +43,8 @@ Controllers and lifecycle
 - No pod lifecycle (kubelet, scheduler), no workload controllers, no Endpoints.
 
 Storage and watches
-- core/v1 Events and events.k8s.io/v1 Events are separate stores (a real server shares
-  one); likewise every version of a multi-version resource (no CRD conversion).
+- Every version of a multi-version resource is a separate store (no CRD conversion).
+  (core/v1 and events.k8s.io/v1 Events share one: tests/emulator/test_events.py.)
 - No periodic watch BOOKMARKs (only the initial-events-end one with sendInitialEvents).
   A watch resumes from the last 100,000 changes; older versions get 410 Gone, as after
   etcd compaction (``KubeApiServer.compact()`` forces it).
@@ -70,16 +76,22 @@ def test_strategic_merge_replaces_lists_instead_of_merging_by_key(http: httpx.Cl
     assert patched["spec"]["containers"] == [{"name": "b", "image": "z"}]  # a real server keeps "a"
 
 
-def test_server_side_apply_is_not_supported(http: httpx.Client) -> None:
-    http.post(PODS, json=pod("p1"))
+def test_apply_treats_builtin_lists_as_atomic(http: httpx.Client) -> None:
     apply = {"Content-Type": "application/apply-patch+yaml"}
-    assert http.patch(f"{PODS}/p1", content=b"{}", headers=apply).status_code == 415
+    first, second = pod("p1"), pod("p1")
+    second["spec"]["containers"] = [{"name": "sidecar", "image": "envoy"}]
+    http.patch(f"{PODS}/p1", params={"fieldManager": "a"}, json=first, headers=apply)
+
+    rsp = http.patch(f"{PODS}/p1", params={"fieldManager": "b"}, json=second, headers=apply)
+
+    assert rsp.status_code == 409  # a real server merges containers by name: no conflict
 
 
-def test_dry_run_is_refused(http: httpx.Client) -> None:
-    rsp = http.post(PODS, params={"dryRun": "All"}, json=pod("p1"))
+def test_dry_run_delete_is_refused(http: httpx.Client) -> None:
+    http.post(PODS, json=pod("p1"))
+    rsp = http.delete(f"{PODS}/p1", params={"dryRun": "All"})
     assert rsp.status_code == 400
-    assert http.get(f"{PODS}/p1").status_code == 404
+    assert http.get(f"{PODS}/p1").status_code == 200
 
 
 def test_no_openapi(http: httpx.Client) -> None:
@@ -148,15 +160,6 @@ def test_deleting_a_namespace_keeps_its_objects(kube: KubeApiServer, http: httpx
 
     assert http.get("/api/v1/namespaces/team-a").status_code == 404
     assert http.get("/api/v1/namespaces/team-a/pods/p1").status_code == 200
-
-
-def test_core_and_events_k8s_io_events_are_separate_stores(http: httpx.Client) -> None:
-    event = {"metadata": {"name": "e1"}, "involvedObject": {"kind": "Pod", "name": "p1"}}
-    http.post("/api/v1/namespaces/default/events", json=event)
-
-    listed = http.get("/apis/events.k8s.io/v1/namespaces/default/events").json()
-
-    assert listed["items"] == []
 
 
 def test_crd_versions_are_separate_stores(kube: KubeApiServer, http: httpx.Client) -> None:

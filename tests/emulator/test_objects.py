@@ -174,9 +174,7 @@ def test_merge_patch_removes_keys_set_to_null(http: httpx.Client) -> None:
 
 def test_unknown_patch_type_is_415(http: httpx.Client) -> None:
     http.post(PODS, json=pod("p1"))
-    rsp = http.patch(
-        f"{PODS}/p1", json={}, headers={"Content-Type": "application/apply-patch+yaml"}
-    )
+    rsp = http.patch(f"{PODS}/p1", json={}, headers={"Content-Type": "application/x-patch+cbor"})
     assert rsp.status_code == 415
 
 

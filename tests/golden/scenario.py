@@ -6,8 +6,10 @@ its maximum, an outage and the alerts it fired. Times are fixed, so output is by
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 
+from opsreport.collect import series
 from opsreport.model.assessment import assess
 from opsreport.model.report import (
     Alert,
@@ -26,7 +28,9 @@ from opsreport.model.report import (
     Nodes,
     ObjectiveResult,
     Pods,
+    Point,
     QueryRecord,
+    ReplicaSeries,
     ReportData,
     Resources,
     RestartRow,
@@ -36,13 +40,16 @@ from opsreport.model.report import (
     ScheduleRef,
     ScopeData,
     TerminatedContainer,
+    TimeSeries,
     Traffic,
     Trend,
     WaitingContainer,
+    Week,
     WindowData,
     WorkloadStatus,
     WorkloadUsage,
 )
+from opsreport.scheduling import Window
 
 START = datetime(2026, 11, 21, 6, tzinfo=UTC)
 END = START + timedelta(days=1)
@@ -81,6 +88,90 @@ def _usage(
         ),
         memory=MemoryUsage(avg=mem_avg, max=mem_peak, request=mem_request, limit=mem_limit),
     )
+
+
+STEP = 120
+
+
+def _latency_points() -> list[Point]:
+    """p95 every 2 minutes: a daily swell, a spike in the outage, no requests for 15 minutes."""
+    out: list[Point] = []
+    for i in range(24 * 3600 // STEP):
+        hours = i * STEP / 3600
+        value: float | None = round(0.2 + 0.08 * math.sin(2 * math.pi * hours / 24), 3)
+        if 14 <= hours < 14.5:
+            value = 0.95
+        elif 20 <= hours < 20.25:
+            value = None
+        out.append((_at(hours), value))
+    return [p for i, p in enumerate(out) if i == 0 or out[i - 1][1] != p[1]]
+
+
+def _series() -> TimeSeries:
+    return TimeSeries(
+        step_seconds=STEP,
+        availability=[
+            (START, 100.0),
+            (_at(14), 60.0),
+            (_at(14.5), 100.0),
+            (_at(20), None),  # Prometheus scraped nothing in scope: a gap, not a zero
+            (_at(20.25), 100.0),
+        ],
+        replicas=[
+            ReplicaSeries(
+                namespace="shop",
+                name="api",
+                rescales=4,
+                current=[
+                    (START, 2.0),
+                    (_at(8.1), 4.0),
+                    (_at(9.1), 6.0),
+                    (_at(22), 4.0),
+                    (_at(22.5), 6.0),
+                ],
+                desired=[
+                    (START, 2.0),
+                    (_at(8), 4.0),
+                    (_at(9), 6.0),
+                    (_at(21.9), 4.0),
+                    (_at(22.4), 6.0),
+                ],
+            ),
+            # Never rescaled: a flat line at its minimum.
+            ReplicaSeries(
+                namespace="shop",
+                name="web",
+                rescales=0,
+                current=[(START, 2.0)],
+                desired=[(START, 2.0)],
+            ),
+        ],
+        latency_p95=_latency_points(),
+    )
+
+
+def _weeks() -> list[Week]:
+    iso = (START + timedelta(hours=1)).isocalendar()
+    return [
+        Week(
+            start=START,
+            end=END,
+            iso_year=iso.year,
+            iso_week=iso.week,
+            partial=True,
+            availability=99.5,
+            successful_scrapes=1990,
+            total_scrapes=2000,
+            restarts=5,
+            incidents=1,
+            downtime_seconds=1800,
+            alerts=2,
+            requests=1_250_000,
+            errors=1875,
+            error_ratio=0.0015,
+            latency_p95=0.31,
+        )
+    ]
 
 
 def full_report() -> ReportData:
@@ -387,6 +478,8 @@ def full_report() -> ReportData:
             Trend(figure="restarts", current=5, previous=2, direction="up", verdict="worse"),
             Trend(figure="rescales", current=4, previous=4, direction="flat"),
         ],
+        series=_series(),
+        weeks=_weeks(),
         meta=Meta(
             prom_queries=31,
             api_requests=12,
@@ -417,6 +510,13 @@ def sparse_report() -> ReportData:
             DataGap(section=section, source="prometheus", reason="connection refused")
             for section in ("availability", "restarts", "resources", "scaling")
         ],
+        weeks=series.fold_weeks(
+            series.week_spans(Window(START, END), "Europe/Berlin"),
+            series.StepFacts(),
+            None,
+            None,
+            traffic=False,
+        ),
         meta=Meta(api_requests=2, operator_version="0.1.0"),
     )
     report.status, report.status_reasons = assess(report)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from opsreport.collect.cluster import ClusterFacts, collect_cluster
+from opsreport.collect.cluster import CLUSTER_WIDE_MIN_NAMESPACES, ClusterFacts, collect_cluster
 from opsreport.kube import Json, KubeApi
 from opsreport.model.report import KubeEvent
 from opsreport.scheduling import Window
@@ -66,7 +66,7 @@ async def test_events_are_placed_in_the_window(kube_api: KubeApi, scenario: Scen
     facts = await collect_cluster(kube_api, SCOPE, None, LAST_DAY)
     events = _events(facts)
     reasons = {e.reason for e in events}
-    # Unhealthy is only in core/v1, FailedScheduling only in events.k8s.io/v1: both are read.
+    # Unhealthy was written through core/v1, FailedScheduling through events.k8s.io/v1.
     assert {"Unhealthy", "FailedScheduling", "FailedMount", "BackOff"} <= reasons
     assert {"SuccessfulRescale", "ScalingReplicaSet"} <= reasons
     # The crash-looping pod's BackOff series began the day before: in, but not countable.
@@ -184,15 +184,35 @@ async def test_a_failing_list_is_a_gap_and_the_rest_still_appears(
     assert facts.rollouts is not None
 
 
-async def test_a_cluster_without_events_k8s_io_still_has_its_events(
-    kube_api: KubeApi, faults: KubeApiServer
+async def test_events_are_listed_once_through_events_k8s_io(
+    kube_api: KubeApi, kube_server: KubeApiServer
 ) -> None:
-    faults.inject_fault("GET", r"^/apis/events\.k8s\.io/", 404, times=10)
-    facts = await collect_cluster(kube_api, SCOPE, None, LAST_DAY)
+    new, core = "/apis/events.k8s.io/", "/api/v1/namespaces/"
+    before = kube_server.count_requests("GET", new)
+    core_before = sum(kube_server.count_requests("GET", f"{core}{ns}/events") for ns in SCOPE)
+    await collect_cluster(kube_api, SCOPE, None, LAST_DAY)
+    assert kube_server.count_requests("GET", new) - before == len(SCOPE)
+    after = sum(kube_server.count_requests("GET", f"{core}{ns}/events") for ns in SCOPE)
+    assert after == core_before, "core/v1 serves the same Events: not listed again"
+
+
+@pytest.mark.parametrize("status", [404, 403])
+async def test_core_events_when_events_k8s_io_is_not_served_or_not_granted(
+    kube_api: KubeApi, faults: KubeApiServer, scenario: Scenario, window: Window, status: int
+) -> None:
+    faults.inject_fault("GET", r"^/apis/events\.k8s\.io/", status, times=10)
+    facts = await collect_cluster(kube_api, SCOPE, None, window)
     assert not facts.gaps
-    assert facts.failures is not None
-    assert "FailedScheduling" not in facts.failures.by_reason  # only served there
-    assert "BackOff" in facts.failures.by_reason
+    expected = scenario.expected(window.start, window.end, set(SCOPE)).events
+    measured = [_row(e) for e in _events(facts)]
+    assert len(measured) == len(set(measured))
+    assert set(measured) == {_row(e) for e in expected if e.reason in EVENT_REASONS}
+    # Remembered by this client: the next report goes straight to core/v1.
+    faults.clear_faults()
+    asked = faults.count_requests("GET", "/apis/events.k8s.io/")
+    again = await collect_cluster(kube_api, SCOPE, None, window)
+    assert faults.count_requests("GET", "/apis/events.k8s.io/") == asked
+    assert again == facts
 
 
 async def test_every_list_is_paginated_with_the_same_result(
@@ -216,6 +236,8 @@ async def test_every_list_is_paginated_with_the_same_result(
     assert paged == whole
     assert all(size <= 3 for _, size in sizes)
     assert kube_api.requests_sent - before - requests == len(sizes)
-    # Nine kinds per namespace and the nodes, one request each at the default page size.
-    assert requests == 9 * len(SCOPE) + 1
-    assert len(sizes) > 9 * len(SCOPE) + 1, "some list must have needed several pages"
+    # A small scope is listed per namespace: eight kinds each (Events once) and the nodes, one
+    # request each at the default page size.
+    assert len(SCOPE) < CLUSTER_WIDE_MIN_NAMESPACES
+    assert requests == 8 * len(SCOPE) + 1
+    assert len(sizes) > 8 * len(SCOPE) + 1, "some list must have needed several pages"

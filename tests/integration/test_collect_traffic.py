@@ -151,7 +151,7 @@ async def test_kpis_run_with_the_window_substituted(
         kpi("scalar", 'scalar(count(up{namespace="shop"}))', target=99, comparison="<"),
     )
     facts, sent = await collect(prometheus, WINDOW, kpis=specs)
-    assert sent == 26 + 2 * len(specs)
+    assert sent == 28 + 2 * len(specs)
     results = {k.name: k for k in facts.kpis}
     want = scenario.expected_traffic(WINDOW.start, WINDOW.end, {"shop"}, {})
     requests = results["checkout requests"]
@@ -226,7 +226,7 @@ async def test_objectives_are_judged_and_decide_the_status(
     assert data.status == "critical"
     assert any("tight availability" in reason for reason in data.status_reasons)
     assert not any(reason.startswith("Availability ") for reason in data.status_reasons)
-    assert data.meta.prom_queries == 29
+    assert data.meta.prom_queries == 30
 
 
 async def test_every_headline_has_a_trend(prometheus: PrometheusServer, kube_api: KubeApi) -> None:

@@ -147,7 +147,7 @@ async def test_the_query_count_is_fixed_and_recorded(
     prometheus: PrometheusServer, window: Window
 ) -> None:
     facts, sent = await collect(prometheus, window)
-    assert sent == len(facts.queries) == 26
+    assert sent == len(facts.queries) == 28
     assert not facts.gaps
     # Scope size does not change it: every namespace of the cluster costs the same.
     async with PrometheusClient(PrometheusSettings(url=prometheus.url)) as client:
@@ -174,7 +174,10 @@ async def test_an_unreachable_prometheus_leaves_gaps_not_numbers() -> None:
         "incidents",
         "alerts",
         "trends",
+        "availability series",  # the replica series needs the autoscalers first: not sent
     }
+    assert facts.series.availability is None
+    assert facts.series.replicas is None
     assert facts.hpas is None
     assert facts.deployments is None
     assert facts.incidents is None

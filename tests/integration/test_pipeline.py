@@ -69,8 +69,11 @@ async def test_a_report_is_true_and_stored(
     assert report["restarts"]["total"] == expected.restarts_total
     assert report["availability"]["totalScrapes"] == expected.up_samples
     assert report["availability"]["percent"] == pytest.approx(100 * expected.availability_ratio)
-    assert report["meta"]["promQueries"] == 26
-    assert report["meta"]["apiRequests"] == 9 * len(SCOPE) + 1  # nine kinds a namespace, nodes
+    assert report["meta"]["promQueries"] == 28
+    # The weeks' restarts are exact counts per step: they add up to the window's.
+    assert sum(week["restarts"] for week in report["weeks"]) == expected.restarts_total
+    assert report["series"]["availability"], "the availability chart has its series"
+    assert report["meta"]["apiRequests"] == 8 * len(SCOPE) + 1  # eight kinds a namespace, nodes
     assert report["dataGaps"] == []
     assert report["status"] in ("warning", "critical")  # the scenario has an OOMKill and a dip
     markdown = stored["data"]["report.md"]
@@ -129,10 +132,15 @@ async def test_without_sources_the_report_says_what_is_missing(kube_api: KubeApi
         "incidents",
         "alerts",
         "trends",
+        "availability series",
         "pods",
         "events",
         "rollouts",
         "nodes",
     }
+    # The weeks are there, every figure in them not available, with the reason.
+    [week] = report["weeks"]
+    assert week["restarts"] is None
+    assert "restarts: not measured (see Data gaps)" in week["notes"]
     jsonschema.validate(report, SCHEMA)
     assert report["scaling"]["hpas"] is None

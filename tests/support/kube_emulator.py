@@ -10,10 +10,13 @@ kubectl and kubernetes_asyncio rely on:
   ``generation``), ``generateName``, 201 on create, 409 on a duplicate or a stale
   ``resourceVersion``, 422 on a failed JSON-patch ``test``, 404 on missing objects;
 - merge-patch, JSON-patch and PUT; ``/status`` isolated from the main resource;
+- server-side apply, ``managedFields`` and ``dryRun=All`` (tests/support/server_side_apply.py);
 - finalizers and ``deletionTimestamp``; lists with ``kind``, selectors and paging;
 - watches with selectors, ``timeoutSeconds``, resumption from a ``resourceVersion``
   out of a bounded change log (410 Gone once it is compacted), ``sendInitialEvents``;
 - CRDs registered into discovery when they are created;
+- one store for core/v1 and events.k8s.io/v1 Events, each converted for the API that reads
+  it (``tests/support/kube_events.py``);
 - fault injection and request counting.
 
 :class:`KubeApiServer` runs it on 127.0.0.1 in a daemon thread with its own event loop,
@@ -73,6 +76,9 @@ import jsonpointer
 import kmock
 import yaml
 from kmock._internal import parsing, rendering
+
+from tests.support import server_side_apply
+from tests.support.kube_events import convert_event, event_twin
 
 __all__ = ["ApiError", "FaithfulEmulator", "KubeApiServer", "crd_from_file", "crds_from_file"]
 
@@ -616,6 +622,7 @@ class FaithfulEmulator(kmock.KubernetesEmulator):
             obj.setdefault("status", {"phase": "Active"})
         if res == CRDS:
             obj["status"] = self._crd_status(obj)
+        obj = server_side_apply.track_update(self, res, info, None, obj, None)
         stored = self._write(res, namespace, name, "ADDED", None, obj)
         if res == CRDS:
             self._register_crd(stored)
@@ -680,6 +687,7 @@ class FaithfulEmulator(kmock.KubernetesEmulator):
             if _desired(result) != _desired(old):
                 new_meta["generation"] = int(old_meta.get("generation") or 1) + 1
 
+        result = server_side_apply.track_update(self, res, info, old, result, subresource)
         if result == old:
             return old  # a no-op write keeps the resourceVersion and makes no event
         stored = self._write(res, namespace, name, "MODIFIED", old, result)
@@ -739,11 +747,27 @@ class FaithfulEmulator(kmock.KubernetesEmulator):
         previous: Obj | None,
         obj: Obj,
     ) -> Obj:
+        if server_side_apply.dry_run():
+            return server_side_apply.dry_run_result(previous, obj)
         self._revision += 1
         obj = {
             **obj,
             "metadata": {**(obj.get("metadata") or {}), "resourceVersion": str(self._revision)},
         }
+        self._record(res, namespace, name, change_type, previous, obj)
+        self._mirror_event(res, namespace, name, change_type, obj)
+        return obj
+
+    def _record(
+        self,
+        res: kmock.resource,
+        namespace: str | None,
+        name: str,
+        change_type: str,
+        previous: Obj | None,
+        obj: Obj,
+    ) -> None:
+        """Store a write at the current revision, log it and tell the watchers."""
         key = (res, namespace, name)
         if key not in self._objects:
             self._objects[key] = obj
@@ -762,7 +786,20 @@ class FaithfulEmulator(kmock.KubernetesEmulator):
         for watcher in self._watchers:
             if watcher.resource == res:
                 watcher.queue.put_nowait(change)
-        return obj
+
+    def _mirror_event(
+        self, res: kmock.resource, namespace: str | None, name: str, change_type: str, obj: Obj
+    ) -> None:
+        """Show a write of an Event through the other Event API too (one store behind both)."""
+        twin = event_twin(res)
+        if twin is None or twin not in self._served:
+            return
+        previous = self.get_object(twin, namespace, name)
+        if change_type == "DELETED" and previous is None:
+            return
+        if change_type != "DELETED" and previous is None:
+            change_type = "ADDED"
+        self._record(twin, namespace, name, change_type, previous, convert_event(obj, twin))
 
     # ---- CRDs ----
 
@@ -1012,9 +1049,8 @@ class FaithfulEmulator(kmock.KubernetesEmulator):
         if sub is not None and (sub != "status" or "status" not in info.subresources):
             raise ApiError(404, f"the subresource {sub!r} of {_display(res)} is not emulated")
         method = request.method.value
-        if request.params.get("dryRun") and method != "GET":
-            # Failing loudly beats writing what the client asked only to validate.
-            raise ApiError(400, "dryRun is not emulated")
+        # Who writes (managedFields), and whether only to validate (dryRun=All).
+        server_side_apply.begin_request(request, res, method)
         watching = request.params.get("watch") in ("true", "1")
 
         if name is None and method == "GET":
@@ -1041,6 +1077,8 @@ class FaithfulEmulator(kmock.KubernetesEmulator):
                 raise _not_found(res, name)
             return _json_response(200, obj)
         if name is not None and method == "PATCH":
+            if server_side_apply.is_apply(request):
+                return _json_response(*server_side_apply.apply(self, request, res, namespace, name))
             return _json_response(200, self._patch(request, res, namespace, name))
         if name is not None and method == "PUT":
             body = request.data

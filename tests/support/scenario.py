@@ -5,8 +5,9 @@ One model drives three outputs, so they tell the same story:
 - `Scenario.write_openmetrics()`: kube-state-metrics v2 and cAdvisor series (CPU, memory, CFS
   throttling), scrape targets' `up`, an application's request counter (with a `code` label)
   and latency histogram, and `ALERTS`, for backfill;
-- `Scenario.kube_objects()`: the API objects as of `end`, Events through both core/v1 and
-  events.k8s.io/v1, ReplicaSets and ControllerRevisions with their creation times;
+- `Scenario.kube_objects()`: the API objects as of `end`, each Event through the API that
+  wrote it (core/v1 or events.k8s.io/v1), ReplicaSets and ControllerRevisions with their
+  creation times;
 - `Scenario.expected()` (and `expected_traffic()`): report numbers computed in Python from the
   very samples (or the model's event series and revisions) that were written, emulating
   Prometheus 2.42's PromQL (see `promql()` and tests/support_tests for the queries).
@@ -37,6 +38,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from tests.support.openmetrics import MetricType, OpenMetricsWriter, Sample, format_value
 
@@ -271,7 +273,9 @@ class EventSeries:
     type: str
     times: tuple[int, ...]
     source: dict[str, str]
-    apis: tuple[str, ...] = ("core", "events")  # core/v1, events.k8s.io/v1
+    # The API that wrote it: "core" (core/v1) or "events" (events.k8s.io/v1). The API server
+    # keeps one store: every Event is read through both, converted.
+    api: str = "core"
 
     @property
     def key(self) -> tuple[str, str, str, str]:
@@ -819,6 +823,9 @@ class Scenario:
     dips: tuple[Dip, ...] = ()
     alerts: tuple[AlertRule, ...] = ()
     scrape_gaps: tuple[ScrapeGap, ...] = ()
+    # Jobs scraping every node's cAdvisor. Many clusters scrape it twice: the kubelet's
+    # /metrics/cadvisor and a standalone cAdvisor DaemonSet relabelled to the same labels.
+    cadvisor_jobs: tuple[str, ...] = ("kubelet",)
 
     def __post_init__(self) -> None:
         end = _ts(self.end)
@@ -1356,50 +1363,58 @@ class Scenario:
             trace = self._trace(pod)
             node = self._nodes[pod.node]
             cgroup = self._cgroup(pod)
-            common = {
-                "instance": f"{node.ip}:10250",
-                "job": "kubelet",
-                "metrics_path": "/metrics/cadvisor",
-                "namespace": pod.namespace,
-                "node": pod.node,
-                "pod": pod.name,
-            }
-            for ct in trace.containers:
-                values = ct.memory if memory else ct.cpu
-                by_instance: dict[int, list[Sample]] = defaultdict(list)
-                for t, k, v in zip(trace.times, ct.instance_at, values, strict=True):
-                    if k >= 0:
-                        by_instance[k].append((t, v))
-                for k, samples in sorted(by_instance.items()):
-                    cid = self.container_id(pod, ct.container.name, k)
-                    labels = {
-                        **common,
-                        "container": ct.container.name,
-                        "id": f"{cgroup}/cri-containerd-{cid}.scope",
-                        "image": ct.container.image,
-                        "name": cid,
-                    }
-                    yield labels, samples
-            # The sandbox (pause) container and the pod cgroup, which queries must exclude.
-            sandbox = _digest(self.pod_uid(pod), "sandbox")
-            pause = trace.pause_memory if memory else trace.pause_cpu
-            pause_labels = {
-                **common,
-                "container": "POD",
-                "id": f"{cgroup}/cri-containerd-{sandbox}.scope",
-                "image": "pause:3.9",
-                "name": sandbox,
-            }
-            yield pause_labels, list(zip(trace.times, pause, strict=True))
-            totals: list[float] = []
-            for i in range(len(trace.times)):
-                if memory:
-                    running = (ct.memory[i] for ct in trace.containers if ct.instance_at[i] >= 0)
-                    totals.append(sum(running) + trace.pause_memory[i])
-                else:
-                    totals.append(sum(ct.total_cpu[i] for ct in trace.containers) + pause[i])
-            # An empty container label is no label: Prometheus drops empty label values.
-            yield {**common, "id": cgroup}, list(zip(trace.times, totals, strict=True))
+            for scrape in self._cadvisor_scrapes(node):
+                common = {**scrape, "namespace": pod.namespace, "node": pod.node, "pod": pod.name}
+                yield from self._cadvisor_pod(pod, trace, cgroup, common, memory=memory)
+
+    def _cadvisor_scrapes(self, node: Node) -> list[dict[str, str]]:
+        """The target labels of each job that scrapes `node`'s cAdvisor."""
+        return [
+            {"instance": f"{node.ip}:10250", "job": job, "metrics_path": "/metrics/cadvisor"}
+            if job == "kubelet"
+            else {"instance": f"{node.ip}:8080", "job": job, "metrics_path": "/metrics"}
+            for job in self.cadvisor_jobs
+        ]
+
+    def _cadvisor_pod(
+        self, pod: Pod, trace: _PodTrace, cgroup: str, common: dict[str, str], *, memory: bool
+    ) -> Iterator[tuple[dict[str, str], Iterable[Sample]]]:
+        for ct in trace.containers:
+            values = ct.memory if memory else ct.cpu
+            by_instance: dict[int, list[Sample]] = defaultdict(list)
+            for t, k, v in zip(trace.times, ct.instance_at, values, strict=True):
+                if k >= 0:
+                    by_instance[k].append((t, v))
+            for k, samples in sorted(by_instance.items()):
+                cid = self.container_id(pod, ct.container.name, k)
+                labels = {
+                    **common,
+                    "container": ct.container.name,
+                    "id": f"{cgroup}/cri-containerd-{cid}.scope",
+                    "image": ct.container.image,
+                    "name": cid,
+                }
+                yield labels, samples
+        # The sandbox (pause) container and the pod cgroup, which queries must exclude.
+        sandbox = _digest(self.pod_uid(pod), "sandbox")
+        pause = trace.pause_memory if memory else trace.pause_cpu
+        pause_labels = {
+            **common,
+            "container": "POD",
+            "id": f"{cgroup}/cri-containerd-{sandbox}.scope",
+            "image": "pause:3.9",
+            "name": sandbox,
+        }
+        yield pause_labels, list(zip(trace.times, pause, strict=True))
+        totals: list[float] = []
+        for i in range(len(trace.times)):
+            if memory:
+                running = (ct.memory[i] for ct in trace.containers if ct.instance_at[i] >= 0)
+                totals.append(sum(running) + trace.pause_memory[i])
+            else:
+                totals.append(sum(ct.total_cpu[i] for ct in trace.containers) + pause[i])
+        # An empty container label is no label: Prometheus drops empty label values.
+        yield {**common, "id": cgroup}, list(zip(trace.times, totals, strict=True))
 
     def _cfs(self, *, throttled: bool) -> Iterator[tuple[dict[str, str], Iterable[Sample]]]:
         """CFS periods per container run, only for containers with a CPU limit (a CFS quota)."""
@@ -1410,7 +1425,7 @@ class Scenario:
             trace = self._trace(pod)
             node = self._nodes[pod.node]
             cgroup = self._cgroup(pod)
-            for ct in trace.containers:
+            for ct, scrape in itertools.product(trace.containers, self._cadvisor_scrapes(node)):
                 if ct.container.cpu_limit is None:
                     continue
                 values = ct.throttled if throttled else ct.periods
@@ -1421,12 +1436,10 @@ class Scenario:
                 for k, samples in sorted(by_instance.items()):
                     cid = self.container_id(pod, ct.container.name, k)
                     labels = {
+                        **scrape,
                         "container": ct.container.name,
                         "id": f"{cgroup}/cri-containerd-{cid}.scope",
                         "image": ct.container.image,
-                        "instance": f"{node.ip}:10250",
-                        "job": "kubelet",
-                        "metrics_path": "/metrics/cadvisor",
                         "name": cid,
                         "namespace": pod.namespace,
                         "node": pod.node,
@@ -1787,6 +1800,134 @@ class Scenario:
             p50=_histogram_quantile(0.5, buckets),
             p95=_histogram_quantile(0.95, buckets),
             p99=_histogram_quantile(0.99, buckets),
+        )
+
+    def expected_series(
+        self,
+        window_start: datetime,
+        window_end: datetime,
+        namespaces: set[str] | frozenset[str],
+        *,
+        step: int,
+        time_zone: str = "UTC",
+        selector: Mapping[str, str] | None = None,
+    ) -> SeriesSummary:
+        """Per-step figures over the window and their ISO weeks (Monday 00:00 in `time_zone`).
+
+        A step [t, t + step) holds the samples taken in it: `up` scrapes, the highest HPA replica
+        counts, restart counter increments (a sample above the one before counts the difference,
+        one below counts its value: the counter restarted; a series' first sample is its
+        baseline). Requests, errors and latency buckets are Prometheus 2.42's `increase()` over
+        [t, t + step] (both ends), summed over the series that match `selector`.
+        """
+        start, end = _ts(window_start), _ts(window_end)
+        grid = range(start, end, step)
+
+        def slot(x: int) -> int | None:
+            return start + (x - start) // step * step if start <= x < end else None
+
+        successful: dict[int, float] = defaultdict(float)
+        total: dict[int, float] = defaultdict(float)
+        for series in self._series(UP):
+            if series.labels.get("namespace") in namespaces:
+                for x, v in zip(series.times, series.values, strict=True):
+                    if (t := slot(x)) is not None:
+                        successful[t] += v
+                        total[t] += 1
+        restarts: dict[int, float] = defaultdict(float)
+        for series in self._series(RESTARTS):
+            if series.labels.get("namespace") in namespaces:
+                pairs = list(zip(series.times, series.values, strict=True))
+                for (_, before), (x, now) in itertools.pairwise(pairs):
+                    if (t := slot(x)) is not None:
+                        restarts[t] += now - before if now >= before else now
+        replicas: dict[HPAKey, dict[str, dict[int, float]]] = {}
+        for which, name in (("current", HPA_CURRENT), ("desired", HPA_DESIRED)):
+            for series in self._series(name):
+                key = (series.labels["namespace"], series.labels["horizontalpodautoscaler"])
+                if key[0] not in namespaces:
+                    continue
+                peaks = replicas.setdefault(key, {}).setdefault(which, {})
+                for x, v in zip(series.times, series.values, strict=True):
+                    if (t := slot(x)) is not None:
+                        peaks[t] = max(peaks.get(t, v), v)
+        requests: dict[int, float] = {}
+        errors: dict[int, float] = {}
+        buckets: dict[int, dict[float, float]] = defaultdict(lambda: defaultdict(float))
+        if selector is not None:
+
+            def matches(labels: Mapping[str, str]) -> bool:
+                return labels.get("namespace") in namespaces and all(
+                    labels.get(k) == v for k, v in selector.items()
+                )
+
+            counters = [s for s in self._series(HTTP_REQUESTS) if matches(s.labels)]
+            histogram = [s for s in self._series(f"{HTTP_LATENCY}_bucket") if matches(s.labels)]
+            for t in grid:
+
+                def increase(s: _Series, t: int = t) -> float | None:
+                    return _extrapolated_rate(s.times, s.values, t, t + step, is_rate=False)
+
+                found = [(s, got) for s in counters if (got := increase(s)) is not None]
+                if found:
+                    requests[t] = math.fsum(v for _, v in found)
+                    failed = [v for s, v in found if s.labels["code"].startswith("5")]
+                    errors[t] = math.fsum(failed) if failed else 0.0
+                for s in histogram:
+                    if (got := increase(s)) is not None:
+                        buckets[t][float(s.labels["le"])] += got
+        incidents = self._expected_incidents(start, end, lambda x: x.get("namespace") in namespaces)
+        firing = [
+            (series.labels["alertname"], series.labels["severity"], series.labels["namespace"], t)
+            for series in self._series(ALERTS)
+            if series.labels.get("namespace") in namespaces
+            for t in series.times
+            if start <= t < end
+        ]
+        weeks = []
+        for week_start, week_end, iso in _iso_weeks(window_start, window_end, time_zone):
+            lo, hi = _ts(week_start), _ts(week_end)
+            overlaps = [
+                min(_ts(i.end), hi) - max(_ts(i.start), lo)
+                for i in incidents
+                if _ts(i.start) < hi and _ts(i.end) > lo
+            ]
+
+            def inside(values: Mapping[int, float], lo: int = lo, hi: int = hi) -> list[float]:
+                return [v for t, v in values.items() if lo <= t < hi]
+
+            summed: dict[float, float] = defaultdict(float)
+            for t, counts in buckets.items():
+                if lo <= t < hi:
+                    for le, count in counts.items():
+                        summed[le] += count
+            week_requests = inside(requests)
+            weeks.append(
+                WeekSummary(
+                    start=week_start,
+                    end=week_end,
+                    iso_week=iso,
+                    successful_scrapes=int(sum(inside(successful))),
+                    total_scrapes=int(sum(inside(total))),
+                    restarts=int(sum(inside(restarts))),
+                    incidents=len(overlaps),
+                    downtime_seconds=sum(overlaps),
+                    alerts=len({(name, sev, ns) for name, sev, ns, t in firing if lo <= t < hi}),
+                    requests=math.fsum(week_requests) if week_requests else None,
+                    errors=math.fsum(inside(errors)) if week_requests else None,
+                    latency_p95=_histogram_quantile(0.95, list(summed.items())),
+                )
+            )
+        return SeriesSummary(
+            steps=list(grid),
+            availability={t: 100.0 * successful[t] / total[t] for t in grid if total.get(t)},
+            replicas=replicas,
+            latency_p95={
+                t: q for t in grid if (q := _histogram_quantile(0.95, list(buckets[t].items())))
+            }
+            if selector is not None
+            else {},
+            weeks=weeks,
         )
 
     def nodes_at_end(self) -> tuple[int, list[str]]:
@@ -2550,7 +2691,7 @@ class Scenario:
                             {"component": "kernel-monitor", "host": pod.node},
                         )
                     )
-        # Readiness probes fail every 10 s through a dip (core/v1 only, as an old kubelet).
+        # Readiness probes fail every 10 s through a dip (through core/v1, as the kubelet).
         for dip in self.dips:
             for model in self._models.values():
                 pod = model.pod
@@ -2567,7 +2708,6 @@ class Scenario:
                             "Warning",
                             times,
                             {**kubelet, "host": pod.node},
-                            apis=("core",),
                         )
                     )
         for hpa in self.hpas:
@@ -2629,7 +2769,7 @@ class Scenario:
                     {"component": "deployment-controller"},
                 )
             )
-        # Pods of a slow rescale waited for capacity (events.k8s.io/v1 only, as the scheduler).
+        # Pods of a slow rescale waited for capacity (through events.k8s.io/v1, as the scheduler).
         for ts, lag in hpa.slow:
             if not self.start_ts <= ts <= end:
                 continue
@@ -2653,7 +2793,7 @@ class Scenario:
                         "Warning",
                         times,
                         {"component": "default-scheduler"},
-                        apis=("events",),
+                        api="events",
                     )
                 )
 
@@ -2720,8 +2860,9 @@ class Scenario:
         return out
 
     def _events(self, end: int) -> list[dict[str, Any]]:
-        """The event series as core/v1 and events.k8s.io/v1 objects: both APIs serve one store,
-        so most series appear in both (`EventSeries.apis` says where)."""
+        """Each event series as the object its writer posted (`EventSeries.api`): a core/v1 Event,
+        or an events.k8s.io/v1 one with eventTime and series. The API server (and the emulator)
+        serves each through the other API too, converted; seeding both would be a conflict."""
         objects: list[dict[str, Any]] = []
         for e in self._event_series(end):
             name = f"{e.involved['name']}.{_digest(e.reason, e.message, e.times[0])[:16]}"
@@ -2731,13 +2872,8 @@ class Scenario:
                 "uid": _uid(self.seed, "Event", e.namespace, name),
                 "creationTimestamp": _rfc3339(e.times[0]),
             }
-            new_api = e.apis == ("events",)  # written through events.k8s.io: eventTime, series
-            series = (
-                {"count": len(e.times), "lastObservedTime": _rfc3339(e.times[-1])}
-                if len(e.times) > 1
-                else None
-            )
-            if "core" in e.apis:
+            instance = e.source.get("host", e.source["component"])
+            if e.api == "core":
                 objects.append(
                     {
                         "apiVersion": "v1",
@@ -2751,32 +2887,27 @@ class Scenario:
                         "firstTimestamp": _rfc3339(e.times[0]),
                         "lastTimestamp": _rfc3339(e.times[-1]),
                         "source": e.source,
+                        "reportingComponent": e.source["component"],
+                        "reportingInstance": instance,
                     }
                 )
-            if "events" in e.apis:
-                view: dict[str, Any] = {
-                    "apiVersion": "events.k8s.io/v1",
-                    "kind": "Event",
-                    "metadata": meta,
-                    "regarding": e.involved,
-                    "reason": e.reason,
-                    "note": e.message,
-                    "type": e.type,
-                    "reportingController": e.source["component"],
-                    "reportingInstance": e.source.get("host", e.source["component"]),
-                }
-                if new_api:
-                    view["eventTime"] = _rfc3339(e.times[0]).replace("Z", ".000000Z")
-                    view["action"] = "Scheduling"
-                    if series:
-                        view["series"] = series
-                else:
-                    view["eventTime"] = None
-                    view["deprecatedCount"] = len(e.times)
-                    view["deprecatedFirstTimestamp"] = _rfc3339(e.times[0])
-                    view["deprecatedLastTimestamp"] = _rfc3339(e.times[-1])
-                    view["deprecatedSource"] = e.source
-                objects.append(view)
+                continue
+            view: dict[str, Any] = {
+                "apiVersion": "events.k8s.io/v1",
+                "kind": "Event",
+                "metadata": meta,
+                "regarding": e.involved,
+                "reason": e.reason,
+                "note": e.message,
+                "type": e.type,
+                "eventTime": _rfc3339(e.times[0]).replace("Z", ".000000Z"),
+                "action": "Scheduling",
+                "reportingController": e.source["component"],
+                "reportingInstance": instance,
+            }
+            if len(e.times) > 1:
+                view["series"] = {"count": len(e.times), "lastObservedTime": _rfc3339(e.times[-1])}
+            objects.append(view)
         objects.sort(key=lambda o: (o["apiVersion"], o["metadata"]["name"]))
         return objects
 
@@ -3254,3 +3385,48 @@ def window(end: datetime, seconds: int = DAY, *, back: int = 0) -> tuple[datetim
     """(start, end) of the window ending `back` windows before `end`."""
     stop = end - timedelta(seconds=seconds * back)
     return stop - timedelta(seconds=seconds), stop
+
+
+@dataclass(frozen=True)
+class WeekSummary:
+    start: datetime
+    end: datetime
+    iso_week: int
+    successful_scrapes: int
+    total_scrapes: int
+    restarts: int
+    incidents: int  # the window's incidents that overlap the week
+    downtime_seconds: int  # their time inside the week
+    alerts: int  # alerts (name, severity, namespace) with a firing sample in the week
+    requests: float | None
+    errors: float | None
+    latency_p95: float | None
+
+
+@dataclass(frozen=True)
+class SeriesSummary:
+    """Scenario.expected_series(): values by the start of their step (Unix seconds)."""
+
+    steps: list[int]
+    availability: dict[int, float]  # percent of successful scrapes; no entry: no scrape
+    replicas: dict[HPAKey, dict[str, dict[int, float]]]  # "current"/"desired" -> step -> peak
+    latency_p95: dict[int, float]
+    weeks: list[WeekSummary]
+
+
+def _iso_weeks(
+    start: datetime, end: datetime, time_zone: str
+) -> list[tuple[datetime, datetime, int]]:
+    """[start, end) cut at every Monday 00:00 in the zone: (from, to, ISO week number)."""
+    zone = ZoneInfo(time_zone)
+    cuts = [start]
+    day = start.astimezone(zone).date() + timedelta(days=1)
+    while True:
+        midnight = datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
+        if midnight >= end:
+            break
+        if day.isoweekday() == 1 and midnight > start:
+            cuts.append(midnight)
+        day += timedelta(days=1)
+    cuts.append(end)
+    return [(a, b, a.astimezone(zone).isocalendar().week) for a, b in itertools.pairwise(cuts)]

@@ -81,7 +81,6 @@ def test_empty_inputs_give_a_placeholder_that_says_why() -> None:
         charts.usage_bars("CPU", [charts.UsageRow("a", None, None, None, None, None)], cores),
         charts.line_chart("Replicas", [], start=START, end=END, fmt=str),
         charts.range_bars("HPA", []),
-        charts.value_bars("Latency", [("p95", None)], str),
     ):
         root = parse(svg)
         assert "chart-empty" in (root.get("class") or "")
@@ -118,22 +117,9 @@ def test_step_chart_holds_each_value_until_the_next_point() -> None:
     assert "21 Nov 07:00" in svg  # ticks in the schedule's zone
 
 
-def test_timeline_marks_each_outage_where_it_fell() -> None:
-    span = charts.Span(START + timedelta(hours=12), START + timedelta(hours=18), "api down")
-    root = parse(charts.timeline("Availability", [span], start=START, end=END))
-    (bad,) = [
-        e for e in root.iter("{http://www.w3.org/2000/svg}rect") if e.get("class") == "strip-bad"
-    ]
-    assert float(bad.get("x", 0)) == pytest.approx(10 + 700 / 2)
-    assert float(bad.get("width", 0)) == pytest.approx(700 / 4)
-
-
-def test_range_bars_and_value_bars() -> None:
+def test_range_bars() -> None:
     root = parse(charts.range_bars("HPA", [charts.RangeRow("shop/api", 2, 6, 6)]))
     assert count(root, "circle", "dot-peak") == 2  # the row and the legend
-    root = parse(charts.value_bars("Latency", [("p50", 0.04), ("p95", 0.31)], str, target=0.25))
-    assert count(root, "rect", "bar-avg") == 3
-    assert count(root, "line", "mark-limit") == 2
 
 
 def test_same_figures_same_bytes() -> None:

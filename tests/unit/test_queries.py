@@ -67,3 +67,36 @@ def test_unknown_statistics_are_refused() -> None:
         queries.memory_usage(scope, 60, "p95")
     with pytest.raises(ValueError, match="unknown"):
         queries.resource_quantity(scope, 60, "quotas")
+
+
+@pytest.mark.parametrize(
+    ("window", "boundaries", "step"),
+    [
+        (86400, [], 120),  # a day: 720 points
+        (7 * 86400, [], 900),  # a week: 672 points
+        (30 * 86400, [3 * 86400 + 23 * 3600], 3600),  # 30 days, Monday 00:00 in Berlin
+        (30 * 86400, [5 * 86400 + 1800], 1800),  # a half-hour zone: 1,440 points, still aligned
+        (2 * 86400, [11 * 3600], 300),
+    ],
+)
+def test_the_series_step_fits_the_window_and_its_weeks(
+    window: int, boundaries: list[int], step: int
+) -> None:
+    assert queries.series_step(window, boundaries) == (step, True)
+
+
+def test_a_window_off_the_minute_gets_a_step_that_is_said_not_to_align() -> None:
+    assert queries.series_step(86400 + 7, [3607]) == (120, False)
+
+
+def test_series_queries_select_one_step_each_and_escape_names() -> None:
+    scope = queries.Scope(("shop",))
+    expr = queries.scope_series(scope, 300)
+    assert "[299999ms] offset 1ms" in expr
+    assert "last_over_time(kube_pod_container_status_restarts_total" in expr
+    assert "[1h] offset 300001ms" in expr
+    replicas = queries.hpa_replica_series(scope, ['a"b', "c.d"], 120)
+    assert 'horizontalpodautoscaler=~"a\\"b|c\\\\.d"' in replicas
+    traffic = queries.traffic_series(scope, 60, "h", "r", {"job": 'x"y'})
+    assert traffic.count('job="x\\"y"') == 4  # buckets, requests, errors (5xx and coded)
+    assert "increase(h_bucket{" in traffic

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import jsonschema
 import pytest
 
+from opsreport.collect import series
 from opsreport.model.report import Availability, DataGap, ReportData, RestartRow, Restarts
 from opsreport.render.context import error_budgets, key_metrics, template_context
 from opsreport.render.report import render_documents
+from opsreport.scheduling import Window
 from opsreport.schema import report_json_schema
 from tests.golden.scenario import full_report, sparse_report
 
@@ -111,13 +114,35 @@ def test_every_absent_section_says_so(template: str) -> None:
     assert "| Container restarts | — | no data | — |" in text
 
 
-def test_monthly_adds_error_budgets_and_says_weeks_are_missing() -> None:
+def test_monthly_adds_error_budgets_and_a_row_per_week() -> None:
     text = markdown(full_report(), "monthly")
     assert "## Weeks and error budgets" in text
     assert "| Availability | ≥ 99.9% | 99.5% | 500% | ❌ |" in text
-    assert "Not available: the report measures the whole window, not each week in it." in text
+    assert (
+        "| 2026-W47 (partial) | 2026-11-21 07:00 CET | 2026-11-22 07:00 CET | 99.5% | 5 | 1 | 30m"
+        " | 2 | 1,250,000 | 0.15% | 310 ms |"
+    ) in text
     assert "## Weeks and error budgets" not in markdown(full_report(), "daily")
-    assert "No objectives defined" in markdown(sparse_report(), "monthly")
+    sparse = markdown(sparse_report(), "monthly")
+    assert "No objectives defined" in sparse
+    # Nothing measured: every figure says so, with the reason, and no number is filled in.
+    assert "| 2026-W47 (partial) |" in sparse
+    assert sparse.count("| not available") == 5
+    assert "- restarts: not measured (see Data gaps)" in sparse
+
+
+def test_weeks_split_at_monday_midnight_in_the_schedules_zone() -> None:
+    # Sunday 12:00 UTC to Tuesday 12:00 UTC; Monday 00:00 in Berlin is Sunday 23:00 UTC.
+    start = datetime(2026, 11, 22, 12, tzinfo=UTC)
+    spans = series.week_spans(Window(start, start + timedelta(days=2)), "Europe/Berlin")
+    assert [(s.start, s.end, s.iso_week, s.partial) for s in spans] == [
+        (start, datetime(2026, 11, 22, 23, tzinfo=UTC), 47, True),
+        (datetime(2026, 11, 22, 23, tzinfo=UTC), start + timedelta(days=2), 48, True),
+    ]
+    # A whole ISO week in its zone is one week, not partial.
+    monday = datetime(2026, 11, 22, 23, tzinfo=UTC)
+    [week] = series.week_spans(Window(monday, monday + timedelta(days=7)), "Europe/Berlin")
+    assert (week.start, week.end, week.partial) == (monday, monday + timedelta(days=7), False)
 
 
 def test_tables_stop_at_top_n_and_say_how_many_more() -> None:
@@ -174,8 +199,9 @@ def test_html_is_self_contained_and_escaped() -> None:
 def test_html_inlines_every_chart() -> None:
     (html,) = render_documents(full_report(), "daily", ("html",))
     assert html.content.count('<svg class="chart') == 5
-    assert 'class="chart chart-timeline"' in html.content  # availability from incidents
-    assert 'class="chart chart-line"' in html.content  # replicas from rescale events
+    # Availability, latency and replicas are lines of the collected series.
+    assert html.content.count('class="chart chart-line"') == 3
+    assert 'class="line line-0 dashed"' in html.content  # desired replicas next to current
     (sparse,) = render_documents(sparse_report(), "daily", ("html",))
     assert "No series collected" in sparse.content or "Not measured" in sparse.content
 

@@ -4,11 +4,20 @@ Every list is read page by page (limit/continue) and each page is folded into sm
 as it arrives, so memory holds one page of raw objects at a time whatever the cluster's size.
 Each kind of object is its own section: one that cannot be read becomes a DataGap, the others
 still appear.
+
+Requests grow with pages, not namespaces: a scope of CLUSTER_WIDE_MIN_NAMESPACES or more is
+read with one cluster-wide list per resource, dropping other namespaces' objects as pages
+arrive; a smaller scope, or a resource whose cluster-wide list is forbidden (namespaced Roles),
+is read per namespace, a few namespaces at a time. Events are read once, through
+events.k8s.io/v1 (core/v1 serves the same objects) or core/v1 when that is not served.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -104,23 +113,136 @@ def fold_pod(facts: ClusterFacts, pod: Json, window: Window) -> None:
 
 Fold = Callable[[Json], None]
 
+logger = logging.getLogger(__name__)
 
-async def _each(
-    api: KubeApi, paths: list[str], fold: Fold, label_selector: str | None = None
+# From this many namespaces in scope each resource is listed once cluster-wide. Below it,
+# per-namespace lists (NAMESPACE_CONCURRENCY at a time) cost at most two round trips and read
+# no other namespace's objects, which a cluster-wide list of a large cluster would.
+CLUSTER_WIDE_MIN_NAMESPACES = 5
+NAMESPACE_CONCURRENCY = 4
+# A refused cluster-wide list (403) or an unserved events.k8s.io is not asked again by the same
+# client for this long, so a namespaced install pays the refusal once an hour, not every
+# report, and still notices RBAC being widened without a restart.
+FALLBACK_MEMORY_SECONDS = 3600.0
+_EVENTS_API = "events.k8s.io"
+
+
+@dataclass(frozen=True)
+class Resource:
+    prefix: str  # /api/v1, /apis/apps/v1, ...
+    plural: str
+    namespaced: bool = True
+
+    @property
+    def cluster_path(self) -> str:
+        return f"{self.prefix}/{self.plural}"
+
+    def namespace_path(self, namespace: str) -> str:
+        return f"{self.prefix}/namespaces/{namespace}/{self.plural}"
+
+
+PODS = Resource("/api/v1", "pods")
+CORE_EVENTS = Resource("/api/v1", "events")
+EVENTS = Resource(f"/apis/{_EVENTS_API}/v1", "events")
+HPAS = Resource("/apis/autoscaling/v2", "horizontalpodautoscalers")
+NODES = Resource("/api/v1", "nodes", namespaced=False)
+
+
+def _apps(plural: str) -> Resource:
+    return Resource("/apis/apps/v1", plural)
+
+
+# Per client (the operator has one for its lifetime): what was refused, and when (monotonic).
+_fallbacks: weakref.WeakKeyDictionary[KubeApi, dict[str, float]] = weakref.WeakKeyDictionary()
+
+
+def _remembered(api: KubeApi, key: str) -> bool:
+    since = _fallbacks.get(api, {}).get(key)
+    return since is not None and time.monotonic() - since < FALLBACK_MEMORY_SECONDS
+
+
+def _remember(api: KubeApi, key: str) -> None:
+    _fallbacks.setdefault(api, {})[key] = time.monotonic()
+
+
+async def _fold_pages(
+    api: KubeApi, path: str, fold: Fold, label_selector: str | None = None
 ) -> None:
-    for path in paths:
-        async for page in api.list_pages(path, label_selector=label_selector):
-            for item in page:
-                fold(item)
+    async for page in api.list_pages(path, label_selector=label_selector):
+        for item in page:
+            fold(item)
 
 
-def _paths(namespaces: tuple[str, ...], prefix: str, plural: str) -> list[str]:
-    return [f"{prefix}/namespaces/{namespace}/{plural}" for namespace in namespaces]
+class _Refused(Exception):
+    """A cluster-wide list answered 403 before any object was folded."""
+
+
+class _Lister:
+    """Lists a resource over the scope: cluster-wide when that is allowed and worth it."""
+
+    def __init__(self, api: KubeApi, namespaces: tuple[str, ...]) -> None:
+        self.api, self.namespaces = api, namespaces
+        self.scope = frozenset(namespaces)
+
+    async def each(self, resource: Resource, fold: Fold, label_selector: str | None = None) -> None:
+        if not resource.namespaced:
+            await _fold_pages(self.api, resource.cluster_path, fold)
+            return
+        if not self.namespaces:
+            return
+        path = resource.cluster_path
+        if len(self.namespaces) >= CLUSTER_WIDE_MIN_NAMESPACES and not _remembered(self.api, path):
+            try:
+                await self._cluster_wide(path, fold, label_selector)
+                return
+            except _Refused:
+                _remember(self.api, path)
+                logger.info(
+                    "listing %s cluster-wide is forbidden; listing it per namespace "
+                    "for the next %g s",
+                    path,
+                    FALLBACK_MEMORY_SECONDS,
+                )
+        await self._per_namespace(resource, fold, label_selector)
+
+    async def _cluster_wide(self, path: str, fold: Fold, label_selector: str | None) -> None:
+        scope, folded = self.scope, False
+        try:
+            async for page in self.api.list_pages(path, label_selector=label_selector):
+                folded = True
+                for item in page:
+                    if (item.get("metadata") or {}).get("namespace") in scope:
+                        fold(item)
+        except KubeError as error:
+            # A refusal after some pages cannot fall back: those objects would be folded twice.
+            if error.status == 403 and not folded:
+                raise _Refused from None
+            raise
+
+    async def _per_namespace(
+        self, resource: Resource, fold: Fold, label_selector: str | None
+    ) -> None:
+        limit = asyncio.Semaphore(NAMESPACE_CONCURRENCY)
+
+        async def one(namespace: str) -> None:
+            async with limit:
+                await _fold_pages(
+                    self.api, resource.namespace_path(namespace), fold, label_selector
+                )
+
+        try:
+            # A TaskGroup cancels the other namespaces' lists once one fails.
+            async with asyncio.TaskGroup() as group:
+                for namespace in self.namespaces:
+                    group.create_task(one(namespace))
+        except ExceptionGroup as errors:
+            raise errors.exceptions[0] from None
 
 
 class _Collector:
     def __init__(self, api: KubeApi, namespaces: tuple[str, ...], window: Window) -> None:
         self.api, self.namespaces, self.window = api, namespaces, window
+        self.lister = _Lister(api, namespaces)
         self.facts = ClusterFacts(pods=Pods(total=0, not_ready=0))
 
     async def section(self, name: str, work: Callable[[], Awaitable[None]]) -> bool:
@@ -135,33 +257,41 @@ class _Collector:
         facts, window = self.facts, self.window
 
         async def work() -> None:
-            await _each(
-                self.api,
-                _paths(self.namespaces, "/api/v1", "pods"),
-                lambda pod: fold_pod(facts, pod, window),
-                label_selector,
-            )
+            await self.lister.each(PODS, lambda pod: fold_pod(facts, pod, window), label_selector)
 
         if not await self.section("pods", work):
             facts.pods = Pods()
             return
         facts.pods.waiting.sort(key=lambda w: (w.namespace, w.pod, w.container))
+        # Newest first; ties by name, as pages of several namespaces may arrive in any order.
         facts.pods.terminated_in_window.sort(
-            key=lambda t: t.finished_at or window.start, reverse=True
+            key=lambda t: (
+                -(t.finished_at or window.start).timestamp(),
+                t.namespace,
+                t.pod,
+                t.container,
+            )
         )
 
     async def events(self) -> None:
         fold = EventFold(self.window)
 
         async def work() -> None:
-            await _each(self.api, _paths(self.namespaces, "/api/v1", "events"), fold.add)
-            try:
-                await _each(
-                    self.api, _paths(self.namespaces, "/apis/events.k8s.io/v1", "events"), fold.add
-                )
-            except KubeError as error:
-                if error.status != 404:  # a cluster without events.k8s.io: core/v1 has them all
-                    raise
+            # One list: core/v1 and events.k8s.io/v1 serve the same objects. core/v1 when
+            # events.k8s.io is not served (404) or not granted (403); the fold keys both
+            # shapes alike, so events already folded from a failed attempt count once.
+            if not _remembered(self.api, _EVENTS_API):
+                try:
+                    await self.lister.each(EVENTS, fold.add)
+                    return
+                except KubeError as error:
+                    if error.status not in (403, 404):
+                        raise
+                    _remember(self.api, _EVENTS_API)
+                    logger.info(
+                        "%s answered %d; reading Events from core/v1", EVENTS.prefix, error.status
+                    )
+            await self.lister.each(CORE_EVENTS, fold.add)
 
         if await self.section("events", work):
             self.facts.scaling_events = fold.scaling()
@@ -174,8 +304,7 @@ class _Collector:
             hpa = hpa_from_api(obj)
             found[(hpa.namespace, hpa.name)] = hpa
 
-        paths = _paths(self.namespaces, "/apis/autoscaling/v2", "horizontalpodautoscalers")
-        if await self.section("scaling", lambda: _each(self.api, paths, fold)):
+        if await self.section("scaling", lambda: self.lister.each(HPAS, fold)):
             self.facts.hpas = found
 
     async def workloads(self) -> None:
@@ -194,9 +323,7 @@ class _Collector:
                 ("StatefulSet", "statefulsets"),
                 ("DaemonSet", "daemonsets"),
             ):
-                await _each(
-                    self.api, _paths(self.namespaces, "/apis/apps/v1", plural), folder(kind)
-                )
+                await self.lister.each(_apps(plural), folder(kind))
 
         if await self.section("workloads", work):
             self.facts.workloads = found
@@ -217,9 +344,7 @@ class _Collector:
                 ("ReplicaSet", "replicasets"),
                 ("ControllerRevision", "controllerrevisions"),
             ):
-                await _each(
-                    self.api, _paths(self.namespaces, "/apis/apps/v1", plural), folder(kind)
-                )
+                await self.lister.each(_apps(plural), folder(kind))
 
         if await self.section("rollouts", work):
             found.sort(key=lambda r: (r.started_at, r.namespace, r.name))
@@ -228,7 +353,7 @@ class _Collector:
     async def nodes(self) -> None:
         nodes = Nodes(total=0, not_ready=0)
         if await self.section(
-            "nodes", lambda: _each(self.api, ["/api/v1/nodes"], lambda n: fold_node(nodes, n))
+            "nodes", lambda: self.lister.each(NODES, lambda n: fold_node(nodes, n))
         ):
             nodes.not_ready_names.sort()
             self.facts.nodes = nodes

@@ -130,6 +130,7 @@ class EventFold:
         )
 
 
-def _newest_first(event: KubeEvent) -> tuple[float, str, str, str]:
+def _newest_first(event: KubeEvent) -> tuple[float, str, str, str, str]:
+    # The message breaks ties, so the order does not depend on the order of the lists' pages.
     last = event.last_time.timestamp() if event.last_time else 0.0
-    return (-last, event.namespace, event.name, event.reason)
+    return (-last, event.namespace, event.name, event.reason, event.message)

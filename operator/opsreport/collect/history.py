@@ -79,23 +79,32 @@ def incidents(series: list[Series], step: int, window: Window) -> list[Incident]
     return found
 
 
+AlertKey = tuple[str, str, str]  # alertname, severity, namespace
+
+
+def _alert_key(labels: dict[str, str]) -> AlertKey:
+    return labels.get("alertname", ""), labels.get("severity", ""), labels.get("namespace", "")
+
+
+def alert_stretches(
+    series: list[Series], step: int, window: Window
+) -> dict[AlertKey, list[Stretch]]:
+    """Each alert's firing stretches in the window, merged; alerts that did not fire left out."""
+    by_alert: dict[AlertKey, list[Stretch]] = defaultdict(list)
+    for row in series:
+        by_alert[_alert_key(row.labels)].extend(stretches((t for t, _ in row.points), step, window))
+    return {key: merge(spans) for key, spans in by_alert.items() if spans}
+
+
 def alerts(series: list[Series], step: int, window: Window) -> list[Alert]:
     """Firing stretches per (alertname, severity, namespace); `firingAtEnd` when the alert was
     firing at the window's end itself (the range query's last point)."""
-    by_alert: dict[tuple[str, str, str], list[Stretch]] = defaultdict(list)
-    at_end: set[tuple[str, str, str]] = set()
     end = window.end.timestamp()
-    for row in series:
-        labels = row.labels
-        key = (labels.get("alertname", ""), labels.get("severity", ""), labels.get("namespace", ""))
-        by_alert[key].extend(stretches((t for t, _ in row.points), step, window))
-        if any(abs(t - end) < 1e-6 for t, _ in row.points):
-            at_end.add(key)
+    at_end = {
+        _alert_key(row.labels) for row in series if any(abs(t - end) < 1e-6 for t, _ in row.points)
+    }
     found: list[Alert] = []
-    for (name, severity, namespace), spans in by_alert.items():
-        merged = merge(spans)
-        if not merged:
-            continue
+    for (name, severity, namespace), merged in alert_stretches(series, step, window).items():
         found.append(
             Alert(
                 name=name,

@@ -4,7 +4,8 @@ The number of queries depends on the spec (traffic, KPIs), never on the cluster:
 aggregates on the server. Sections run concurrently; a failing query never sinks the report: its
 section is left unmeasured and a DataGap says why.
 
-Count: 26 queries, 29 with spec.traffic, plus 2 per KPI (at most 5): never more than 39.
+Count: 28 queries (27 when the scope has no autoscaler to draw), 30 with spec.traffic, plus 2 per
+KPI (at most 5): never more than 40.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from statistics import fmean
 
-from opsreport.collect import history, queries
+from opsreport.collect import history, queries, series
 from opsreport.collect.judge import kpi_result
 from opsreport.collect.prometheus import PrometheusClient, PrometheusError, Sample, Series
 from opsreport.model.report import (
@@ -29,10 +30,14 @@ from opsreport.model.report import (
     KpiResult,
     Latency,
     MemoryUsage,
+    Point,
     QueryRecord,
+    ReplicaSeries,
     RestartRow,
     Restarts,
+    TimeSeries,
     Traffic,
+    Week,
     WorkloadStatus,
     WorkloadUsage,
 )
@@ -54,6 +59,7 @@ SECTIONS = (
     "incidents",
     "alerts",
     "trends",
+    "availability series",
 )
 
 
@@ -71,6 +77,8 @@ class MetricFacts:
     # The previous window's headline figures (judge.HEADLINES names); None: not measured.
     previous: Values | None = None
     kpis: list[KpiResult] = field(default_factory=list)
+    series: TimeSeries = field(default_factory=TimeSeries)
+    weeks: list[Week] = field(default_factory=list)
     gaps: list[DataGap] = field(default_factory=list)
     queries: list[QueryRecord] = field(default_factory=list)
 
@@ -419,6 +427,7 @@ async def _history(
     list[Alert] | None,
     history.HistoryTotals | None,
     history.HistoryTotals | None,
+    dict[history.AlertKey, list[history.Stretch]] | None,
 ]:
     """Both windows in one range query each, at the same step, so a trend compares like with
     like."""
@@ -429,14 +438,15 @@ async def _history(
         ),
         run.range("alerts", "alerts", queries.firing_alerts(scope, step), previous.start, step),
     )
-    incidents = before_incidents = alerts = before_alerts = None
+    incidents = before_incidents = alerts = before_alerts = stretches = None
     if down is not None:
         incidents = history.incidents(down, step, run.window)
         before_incidents = history.incident_totals(history.incidents(down, step, previous))
     if firing is not None:
         alerts = history.alerts(firing, step, run.window)
         before_alerts = history.alert_totals(history.alerts(firing, step, previous))
-    return incidents, alerts, before_incidents, before_alerts
+        stretches = history.alert_stretches(firing, step, run.window)
+    return incidents, alerts, before_incidents, before_alerts, stretches
 
 
 # ------------------------------------------------------------------ traffic
@@ -473,10 +483,16 @@ def _traffic_values(
 
 
 async def _traffic(run: _Run, scope: queries.Scope, seconds: int, spec: TrafficSpec) -> Traffic:
-    results = await run.instant("traffic", _traffic_queries(scope, seconds, spec))
+    # One query: latency, requests and errors told apart by a `figure` label.
+    results = await run.instant(
+        "traffic", {"traffic": queries.labelled(_traffic_queries(scope, seconds, spec))}
+    )
     if results is None:
         return Traffic()
-    latency, requests, errors = _traffic_values(results)
+    rows: dict[str, list[Sample]] = defaultdict(list)
+    for sample in results["traffic"]:
+        rows[sample.labels.get("figure", "")].append(sample)
+    latency, requests, errors = _traffic_values(rows)
     matched = f"{{{', '.join(queries.label_equals(spec.selector))}}}" if spec.selector else ""
     if spec.latency_histogram and latency.p95 is None:
         run.gap(
@@ -543,6 +559,84 @@ async def _previous(
     return values
 
 
+# ------------------------------------------------------------------ series over the window
+
+
+async def _scope_series(
+    run: _Run, scope: queries.Scope, step: int, steps: series.StepFacts
+) -> list[Series] | None:
+    """Availability and restarts per step: the availability chart and the weeks."""
+    found = await run.range(
+        "availability series",
+        "series.scope",
+        queries.scope_series(scope, step),
+        run.window.start + timedelta(seconds=step),
+        step,
+    )
+    if found is None:
+        for figure in ("availability", "restarts"):
+            steps.notes[figure] = "not measured (see Data gaps)"
+        return None
+    rows = series.by_figure(found)
+    steps.successful = series.by_step(rows.get("successful", []), step)
+    steps.total = series.by_step(rows.get("total", []), step)
+    steps.restarts = series.by_step(rows.get("restarts", []), step)
+    return found
+
+
+async def _replica_series(
+    run: _Run, scope: queries.Scope, step: int, hpas: list[HpaActivity] | None
+) -> list[ReplicaSeries] | None:
+    """Current and desired replicas per step of the autoscalers that rescaled most; after the
+    scaling query, which picks them (no autoscaler, no query)."""
+    if not hpas:
+        return None if hpas is None else []
+    ranked = sorted(hpas, key=lambda h: (-(h.rescales or 0), h.namespace, h.name))
+    picked = [(h.namespace, h.name, h.rescales) for h in ranked[: series.MAX_HPAS]]
+    found = await run.range(
+        "replica series",
+        "series.replicas",
+        queries.hpa_replica_series(scope, sorted({name for _, name, _ in picked}), step),
+        run.window.start + timedelta(seconds=step),
+        step,
+    )
+    if found is None:
+        return None
+    return series.replica_series(found, picked, step, run.window)
+
+
+async def _traffic_series(
+    run: _Run, scope: queries.Scope, step: int, spec: TrafficSpec, steps: series.StepFacts
+) -> list[Point] | None:
+    """Latency p95, requests and errors per step: the latency chart and the weeks."""
+    found = await run.range(
+        "traffic series",
+        "series.traffic",
+        queries.traffic_series(
+            scope, step, spec.latency_histogram, spec.requests_counter, spec.selector
+        ),
+        run.window.start + timedelta(seconds=step),
+        step,
+    )
+    if found is None:
+        for figure in ("requests", "errors", "latency p95"):
+            steps.notes[figure] = "not measured (see Data gaps)"
+        return None
+    rows = series.by_figure(found)
+    if spec.requests_counter:
+        steps.requests = series.by_step(rows.get("requests", []), step)
+        steps.errors = series.by_step(rows.get("errors", []), step)
+    else:
+        for figure in ("requests", "errors"):
+            steps.notes[figure] = "spec.traffic names no requests counter"
+    if not spec.latency_histogram:
+        steps.notes["latency p95"] = "spec.traffic names no latency histogram"
+        return None
+    steps.buckets = series.buckets_by_step(rows.get("buckets", []), step)
+    p95 = {t: series.bucket_quantile(0.95, b) for t, b in steps.buckets.items()}
+    return series.points(p95, run.window, step)
+
+
 # ------------------------------------------------------------------ KPIs
 
 
@@ -581,32 +675,49 @@ async def collect_metrics(
     *,
     traffic: TrafficSpec | None = None,
     kpis: tuple[KpiSpec, ...] = (),
+    time_zone: str = "UTC",
 ) -> MetricFacts:
     facts = MetricFacts()
     run = _Run(client, facts, window)
     seconds = window.seconds
     step = queries.history_step(seconds)
     previous = window.previous()
+    weeks = series.week_spans(window, time_zone)
+    series_step, aligned = queries.series_step(seconds, series.boundaries(window, weeks))
+    steps = series.StepFacts(step=series_step)
+
+    async def scaling_then_replicas() -> tuple[
+        list[HpaActivity] | None, list[ReplicaSeries] | None
+    ]:
+        found = await _scaling(run, scope, seconds, step)
+        return found, await _replica_series(run, scope, series_step, found)
 
     async with asyncio.TaskGroup() as group:
         availability = group.create_task(_availability(run, scope, seconds))
         restarts = group.create_task(_restarts(run, scope, seconds))
         resources = group.create_task(_resources(run, scope, seconds))
         throttling = group.create_task(_throttling(run, scope, seconds))
-        hpas = group.create_task(_scaling(run, scope, seconds, step))
+        hpas = group.create_task(scaling_then_replicas())
         deployments = group.create_task(_deployments(run, scope, seconds, step))
         stretches = group.create_task(_history(run, scope, previous))
         measured = group.create_task(_traffic(run, scope, seconds, traffic)) if traffic else None
         before_task = group.create_task(_previous(run, scope, seconds, traffic))
         kpi_tasks = [group.create_task(_kpi(run, kpi, seconds)) for kpi in kpis]
+        scope_steps = group.create_task(_scope_series(run, scope, series_step, steps))
+        latency_steps = (
+            group.create_task(_traffic_series(run, scope, series_step, traffic, steps))
+            if traffic
+            else None
+        )
     workloads, owners = resources.result()
-    incidents, alerts, before_incidents, before_alerts = stretches.result()
+    incidents, alerts, before_incidents, before_alerts, alert_stretches = stretches.result()
     before = before_task.result()
     if workloads is not None and (throttled := throttling.result()) is not None:
         _add_throttling(run, workloads, owners, throttled)
     facts.availability = availability.result()
     facts.restarts, facts.last_reasons = restarts.result()
-    facts.workloads, facts.hpas, facts.deployments = workloads, hpas.result(), deployments.result()
+    facts.hpas, replicas = hpas.result()
+    facts.workloads, facts.deployments = workloads, deployments.result()
     facts.incidents, facts.alerts = incidents, alerts
     facts.traffic = measured.result() if measured else None
     facts.kpis = [task.result() for task in kpi_tasks]
@@ -622,4 +733,50 @@ async def collect_metrics(
             before[f"{name}.count"] = totals.count if totals and had_data else None
             before[f"{name}.{seconds_name}"] = totals.seconds if totals and had_data else None
     facts.previous = before
+    facts.series = _time_series(
+        run,
+        steps,
+        scope_steps.result(),
+        replicas,
+        latency_steps.result() if latency_steps else None,
+    )
+    if not aligned:
+        for figure in ("availability", "restarts", "requests", "errors", "latency p95"):
+            steps.notes[figure] = (
+                "the window does not start and end on whole minutes, so no step fits its weeks"
+            )
+        for name in ("successful", "total", "restarts", "buckets", "requests", "errors"):
+            setattr(steps, name, None)
+    facts.weeks = series.fold_weeks(
+        weeks,
+        steps,
+        facts.incidents,
+        alert_stretches if facts.alerts is not None else None,
+        traffic is not None,
+    )
     return facts
+
+
+def _time_series(
+    run: _Run,
+    steps: series.StepFacts,
+    scope_found: list[Series] | None,
+    replicas: list[ReplicaSeries] | None,
+    latency: list[Point] | None,
+) -> TimeSeries:
+    availability: list[Point] | None = None
+    step = steps.step
+    if scope_found is not None and steps.successful is not None and steps.total is not None:
+        percent = {
+            t: 100.0 * steps.successful.get(t, 0.0) / total
+            for t, total in steps.total.items()
+            if total
+        }
+        # No `up` at all is already the availability section's gap.
+        availability = series.points(percent, run.window, step) or None
+    return TimeSeries(
+        step_seconds=steps.step,
+        availability=availability,
+        replicas=replicas,
+        latency_p95=latency or None,
+    )

@@ -108,16 +108,24 @@ def memory_usage(scope: Scope, window_seconds: int, statistic: str) -> str:
 
 
 def resource_quantity(scope: Scope, window_seconds: int, kind: str) -> str:
-    """Requests or limits of live (Pending or Running) pods, per container and resource."""
+    """Requests or limits per container and resource, of pods live (Pending or Running) at some
+    time in the window: a Completed or Failed pod's reservation is not compared with usage.
+
+    A pod's requests and limits do not change while it lives, so the largest value of a pod
+    live in the window is its value while live. Range selectors rather than a subquery of the
+    join: about 5x cheaper for Prometheus (2 s against 11 s at 5,000 pods).
+    """
     if kind not in ("requests", "limits"):
         raise ValueError(f"unknown kind {kind!r}")
+    span = duration(window_seconds)
     live_phase = scope.matchers('phase=~"Pending|Running"')
-    live = f"max by (namespace, pod) (kube_pod_status_phase{live_phase}) == 1"
+    live = (
+        f"max by (namespace, pod) (max_over_time(kube_pod_status_phase{live_phase}[{span}])) == 1"
+    )
     quantity = f"kube_pod_container_resource_{kind}{scope.matchers(_CPU_OR_MEMORY)}"
     return (
-        f"max by ({_BY_CONTAINER}, resource) (max_over_time(("
-        f"{quantity} * on (namespace, pod) group_left () ({live})"
-        f")[{duration(window_seconds)}:300s]))"
+        f"max by ({_BY_CONTAINER}, resource) (max_over_time({quantity}[{span}]))"
+        f" * on (namespace, pod) group_left () ({live})"
     )
 
 
@@ -401,3 +409,89 @@ def labelled(figures: dict[str, str]) -> str:
     return " or ".join(
         f'label_replace({expr}, "figure", "{name}", "", "")' for name, expr in figures.items()
     )
+
+
+# ------------------------------------------------------------------ time series over the window
+
+# Series are kept small (they go into the report's JSON and SVG), so coarser than history steps.
+_SERIES_POINTS = 750
+_SERIES_STEPS = (60, 120, 300, 600, 900, 1800, 3600, 7200)
+
+
+def series_step(window_seconds: int, boundaries: Iterable[int] = ()) -> tuple[int, bool]:
+    """The step of the per-step series, and whether it is aligned: the finest step that keeps a
+    series within 750 points (else the coarsest within Prometheus' 11,000) and puts the window's
+    end and every boundary (seconds from the window's start: its weeks) on the grid.
+
+    A window that starts or ends between whole minutes may have no aligned step: then the finest
+    step within 750 points, not aligned (a last stretch shorter than a step has no point).
+    """
+    offsets = [window_seconds, *boundaries]
+    aligned = [step for step in _SERIES_STEPS if all(o % step == 0 for o in offsets)]
+    for step in aligned:
+        if window_seconds // step <= _SERIES_POINTS:
+            return step, True
+    for step in reversed(aligned):  # the fewest points past 750
+        if window_seconds // step <= _MAX_POINTS:
+            return step, True
+    fitting = [step for step in _SERIES_STEPS if window_seconds // step <= _SERIES_POINTS]
+    return (fitting[0] if fitting else _SERIES_STEPS[-1]), False
+
+
+def _step_range(step: int) -> str:
+    """A range selector of one step, [t, t + step), for a point evaluated at t + step.
+
+    Prometheus 2.x selects both ends of a range: `[step - 1ms] offset 1ms` at t + step selects
+    [t, t + step - 1ms], so each sample (millisecond timestamps) falls in exactly one step.
+    """
+    return f"[{step * 1000 - 1}ms] offset 1ms"
+
+
+def scope_series(scope: Scope, step: int) -> str:
+    """Per step [t, t + step): successful and total scrapes of `up`, and container restarts.
+
+    Restarts are the counter's value at the step's end minus its last value before the step
+    (looked for up to an hour back, so a short scrape gap loses nothing): exact counts, where
+    `increase()` over one step would extrapolate. A counter that fell (a pod recreated under
+    its name) counts its value, restarts since it started from 0; a counter seen for the first
+    time is its baseline, as for `increase()`.
+    """
+    up = f"up{scope.matchers()}"
+    counter = f"kube_pod_container_status_restarts_total{scope.matchers()}"
+    now = f"max by ({_BY_CONTAINER}) ({counter} offset 1ms)"
+    before = f"max by ({_BY_CONTAINER}) (last_over_time({counter}[1h] offset {step * 1000 + 1}ms))"
+    return labelled(
+        {
+            "successful": f"sum(sum_over_time({up}{_step_range(step)}))",
+            "total": f"sum(count_over_time({up}{_step_range(step)}))",
+            "restarts": f"sum(({now} - {before}) >= 0 or ({now} and {before}))",
+        }
+    )
+
+
+def hpa_replica_series(scope: Scope, names: Iterable[str], step: int) -> str:
+    """Per step, the highest current and desired replicas of the HPAs named (any namespace in
+    scope; the caller keeps the pairs it asked for)."""
+    matchers = scope.matchers(label_matcher("horizontalpodautoscaler", names))
+    return labelled(
+        {
+            which: f"max by ({_BY_HPA}) (max_over_time("
+            f"{_HPA}_status_{which}_replicas{matchers}{_step_range(step)}))"
+            for which in ("current", "desired")
+        }
+    )
+
+
+def traffic_series(
+    scope: Scope, step: int, histogram: str | None, counter: str | None, selector: dict[str, str]
+) -> str:
+    """Per step: the latency histogram's bucket increases (quantiles are taken from sums of
+    them, per step and per week), requests and 5xx errors, each `increase(...[step])`."""
+    figures = {}
+    if histogram:
+        buckets = f"{histogram}_bucket{scope.matchers(*label_equals(selector))}"
+        figures["buckets"] = f"sum by (le) (increase({buckets}[{duration(step)}]))"
+    if counter:
+        figures["requests"] = requests_total(scope, step, counter, selector)
+        figures["errors"] = requests_failed(scope, step, counter, selector)
+    return labelled(figures)

@@ -87,7 +87,8 @@ async def tick(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any) 
 
 @kopf.on.event(*RESOURCE, id="forget")
 async def forget(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
-    """A deleted schedule's metrics go with it (no finalizer: nothing else to clean up)."""
+    """A deleted schedule's metrics go with it. Watching, not a deletion handler: the metrics
+    need no cleanup that must finish before the object goes."""
     operator: Operator | None = getattr(memo, "operator", None)
     if event.get("type") == "DELETED" and operator is not None:
         meta = (event.get("object") or {}).get("metadata") or {}

@@ -303,6 +303,62 @@ class KpiResult(_Model):
     trend: Direction | None = None
 
 
+# [time, value]: the figure over [time, time + step) holds until the next point (or the window's
+# end); repeated values are left out, and null is a stretch without data, never a zero.
+Point = tuple[datetime, float | None]
+
+
+class ReplicaSeries(_Model):
+    """One autoscaler's replicas per step: the highest current and desired count in each step."""
+
+    namespace: str
+    name: str
+    rescales: int | None = None  # why it was picked: the most rescales first
+    current: list[Point] = Field(default_factory=list)
+    desired: list[Point] = Field(default_factory=list)
+
+
+class TimeSeries(_Model):
+    """Figures per step over the window, for charts; `meta.queries` names the range queries.
+
+    None: not measured (a DataGap says why) or, for latency, not configured.
+    """
+
+    step_seconds: int | None = None
+    # Successful scrapes of `up` in scope as a percentage of all of them, per step.
+    availability: list[Point] | None = None
+    # The autoscalers with the most rescales in the window (at most four).
+    replicas: list[ReplicaSeries] | None = None
+    # p95 of the requests observed in each step, in the histogram's unit.
+    latency_p95: list[Point] | None = None
+
+
+class Week(_Model):
+    """One ISO week (Monday 00:00 to Monday 00:00 in the schedule's time zone) cut to the window.
+
+    Figures come from the per-step series and the window's incidents and alerts; a figure that
+    cannot be told for the week is null and `notes` says why.
+    """
+
+    start: datetime
+    end: datetime
+    iso_year: int
+    iso_week: int
+    partial: bool  # the window covers only part of the week
+    availability: float | None = None  # percent of successful scrapes in the week
+    successful_scrapes: int | None = None
+    total_scrapes: int | None = None
+    restarts: int | None = None
+    incidents: int | None = None  # incidents overlapping the week (one that spans two counts twice)
+    downtime_seconds: int | None = None  # the part of their duration inside the week
+    alerts: int | None = None  # distinct alerts that fired in the week
+    requests: float | None = None
+    errors: float | None = None
+    error_ratio: float | None = None
+    latency_p95: float | None = None
+    notes: list[str] = Field(default_factory=list)
+
+
 class DataGap(_Model):
     section: str
     source: Literal["prometheus", "kubernetes"]
@@ -352,6 +408,8 @@ class ReportData(_Model):
     objectives: list[ObjectiveResult] = Field(default_factory=list)
     kpis: list[KpiResult] = Field(default_factory=list)
     trends: list[Trend] = Field(default_factory=list)
+    series: TimeSeries = TimeSeries()
+    weeks: list[Week] = Field(default_factory=list)
     data_gaps: list[DataGap] = Field(default_factory=list)
     meta: Meta = Meta()
 

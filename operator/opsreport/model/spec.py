@@ -415,7 +415,7 @@ class KpiSpec(_Model):
         return None if self.target is None else _target_value(self.target)
 
 
-MAX_KPIS = 5  # 2 queries each: with traffic, a report stays within 39 queries
+MAX_KPIS = 5  # 2 queries each: with traffic, a report stays within 40 queries
 
 
 class ReportScheduleSpec(_Model):

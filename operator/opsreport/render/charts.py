@@ -221,6 +221,8 @@ def range_bars(title: str, rows: Sequence[RangeRow], note: str = "") -> str:
 class Series:
     name: str
     points: Sequence[tuple[datetime, float | None]]
+    colour: int | None = None  # line-0..3; None: by position
+    dashed: bool = False  # a second figure of the same thing (desired next to current)
 
 
 def line_chart(
@@ -234,6 +236,7 @@ def line_chart(
     target: float | None = None,
     target_label: str = "target",
     step: bool = False,
+    ceiling: float | None = None,
 ) -> str:
     """Lines over the window on shared axes; `None` breaks a line (a gap is not a zero); `step`
     draws a value as held until the next point (replica counts); `target` is a dashed line."""
@@ -247,6 +250,8 @@ def line_chart(
         low, high = low - 1, high + 1
     pad = (high - low) * 0.08
     low, high = low - pad, high + pad
+    if ceiling is not None:  # no axis past what the figure can reach (100%)
+        high = max(min(high, ceiling), max(values))
     left, right, top, bottom = 70.0, WIDTH - 10.0, 28.0, 28.0 + PLOT_HEIGHT
     span = (end - start).total_seconds()
 
@@ -279,19 +284,27 @@ def line_chart(
             "</line>"
         )
     for index, s in enumerate(series):
+        cls = _line_class(s, index)
         for segment in _segments(s.points, step, end):
             points = " ".join(f"{_n(px(at))},{_n(py(v))}" for at, v in segment)
             body.append(
-                f'<polyline class="line line-{index % 4}" points="{points}">'
+                f'<polyline class="{cls}" points="{points}">'
                 f"<title>{escape(s.name)}</title></polyline>"
             )
+    legend_lines = 0
     if len(series) > 1 or target is not None:
-        items = [(f"line-{i % 4}", s.name) for i, s in enumerate(series)]
+        items = [(_line_class(s, i), s.name) for i, s in enumerate(series)]
         if target is not None:
             items.append(("target", target_label))
-        body.append(_line_legend(left, bottom + 34, items))
-    height = bottom + (44 if len(series) > 1 or target is not None else 24)
+        legend, legend_lines = _line_legend(left, bottom + 34, items)
+        body.append(legend)
+    height = bottom + (24 + 20 * legend_lines if legend_lines else 24)
     return _svg("line", title, height, body)
+
+
+def _line_class(series: Series, index: int) -> str:
+    colour = series.colour if series.colour is not None else index
+    return f"line line-{colour % 4}" + (" dashed" if series.dashed else "")
 
 
 def _segments(
@@ -302,6 +315,8 @@ def _segments(
     for at, value in sorted(points, key=lambda p: p[0]):
         if value is None:
             if current:
+                if step:  # the last value held until the gap began
+                    current.append((at, current[-1][1]))
                 segments.append(current)
             current = []
             continue
@@ -316,120 +331,21 @@ def _segments(
     return [s if len(s) > 1 else [s[0], s[0]] for s in segments]
 
 
-def _line_legend(x: float, y: float, items: list[tuple[str, str]]) -> str:
+def _line_legend(x: float, y: float, items: list[tuple[str, str]]) -> tuple[str, int]:
+    """The legend, wrapped to the chart's width; returns it and its number of lines."""
     parts = []
+    left, lines = x, 1
     for cls, label in items:
-        kind = "target" if cls == "target" else f"line {cls}"
+        width = 34 + 7 * len(label)
+        if x > left and x + width > WIDTH:
+            x, y, lines = left, y + 20, lines + 1
         parts.append(
-            f'<line class="{kind}" x1="{_n(x)}" y1="{_n(y - 4)}" x2="{_n(x + 18)}"'
+            f'<line class="{cls}" x1="{_n(x)}" y1="{_n(y - 4)}" x2="{_n(x + 18)}"'
             f' y2="{_n(y - 4)}"/>'
             f'<text class="legend" x="{_n(x + 24)}" y="{_n(y)}">{escape(label)}</text>'
         )
-        x += 34 + 7 * len(label)
-    return '<g class="legend">' + "".join(parts) + "</g>"
-
-
-@dataclass(frozen=True)
-class Span:
-    start: datetime
-    end: datetime
-    label: str
-
-
-def timeline(
-    title: str,
-    spans: Sequence[Span],
-    *,
-    start: datetime,
-    end: datetime,
-    time_zone: str = "UTC",
-    note: str = "",
-) -> str:
-    """The window as one strip, with each span (an outage) marked where it fell."""
-    if end <= start:
-        return placeholder(title, "The window is empty.")
-    left, right, y = 10.0, WIDTH - 10.0, 34.0
-    span_seconds = (end - start).total_seconds()
-
-    def px(at: datetime) -> float:
-        seconds = min(max((at - start).total_seconds(), 0.0), span_seconds)
-        return left + (right - left) * seconds / span_seconds
-
-    body = [
-        f'<text class="heading" x="0" y="16">{escape(title)}</text>',
-        f'<rect class="strip-ok" x="{_n(left)}" y="{_n(y)}" width="{_n(right - left)}"'
-        ' height="22" rx="3"/>',
-    ]
-    for span in spans:
-        x1, x2 = px(span.start), px(span.end)
-        body.append(
-            f'<rect class="strip-bad" x="{_n(x1)}" y="{_n(y)}" width="{_n(max(x2 - x1, 2.0))}"'
-            f' height="22"><title>{escape(span.label)}</title></rect>'
-        )
-    zone = ZoneInfo(time_zone)
-    for i in range(5):
-        at = start + (end - start) * i / 4
-        anchor = "start" if i == 0 else "end" if i == 4 else "middle"
-        body.append(
-            f'<text class="axis" x="{_n(px(at))}" y="{_n(y + 38)}" text-anchor="{anchor}">'
-            f"{escape(at.astimezone(zone).strftime('%d %b %H:%M'))}</text>"
-        )
-    height = y + 48 + (18 if note else 0)
-    if note:
-        body.append(f'<text class="note" x="0" y="{_n(height - 6)}">{escape(note)}</text>')
-    return _svg("timeline", title, height, body, note)
-
-
-def value_bars(
-    title: str,
-    rows: Sequence[tuple[str, float | None]],
-    fmt: Formatter,
-    *,
-    target: float | None = None,
-    target_label: str = "target",
-) -> str:
-    """One bar per labelled value on a shared scale, with an optional target mark."""
-    values = [v for _, v in rows if v is not None]
-    if not values:
-        return placeholder(title, "Not measured.")
-    scale_max = max([*values, target or 0.0]) * 1.1 or 1.0
-    plot = WIDTH - LABEL_WIDTH - 150
-    legend = [("bar-avg", "measured")]
-    if target is not None:
-        legend.append(("mark-limit", f"{target_label} {fmt(target)}"))
-    body = [
-        f'<text class="heading" x="0" y="16">{escape(title)}</text>',
-        _legend(LABEL_WIDTH, 36, legend),
-    ]
-
-    def x(value: float) -> float:
-        return LABEL_WIDTH + plot * value / scale_max
-
-    top = 46
-    for index, (label, value) in enumerate(rows):
-        y = top + index * ROW_HEIGHT
-        mid = y + ROW_HEIGHT / 2
-        body.append(
-            f'<text class="label" x="{LABEL_WIDTH - 8}" y="{_n(mid + 4)}"'
-            f' text-anchor="end">{escape(_clip(label))}</text>'
-        )
-        if value is not None:
-            body.append(
-                f'<rect class="bar-avg" x="{LABEL_WIDTH}" y="{_n(y + 7)}"'
-                f' width="{_n(x(value) - LABEL_WIDTH)}" height="{ROW_HEIGHT - 14}"/>'
-            )
-        text = fmt(value) if value is not None else "not measured"
-        body.append(
-            f'<text class="value" x="{WIDTH - 4}" y="{_n(mid + 4)}"'
-            f' text-anchor="end">{escape(text)}</text>'
-        )
-    if target is not None:
-        bottom = top + len(rows) * ROW_HEIGHT
-        body.append(
-            f'<line class="mark-limit" x1="{_n(x(target))}" y1="{top}" x2="{_n(x(target))}"'
-            f' y2="{_n(bottom)}"/>'
-        )
-    return _svg("bars", title, top + len(rows) * ROW_HEIGHT + 4, body)
+        x += width
+    return '<g class="legend">' + "".join(parts) + "</g>", lines
 
 
 def _row_frame(tooltip: str, label: str, mid: float, plot: float) -> list[str]:

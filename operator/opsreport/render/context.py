@@ -7,11 +7,9 @@ every name.
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Literal
 
 from markupsafe import Markup
@@ -21,6 +19,7 @@ from opsreport.model.report import (
     ObjectiveResult,
     ReportData,
     Trend,
+    Week,
     WorkloadStatus,
     WorkloadUsage,
 )
@@ -56,7 +55,6 @@ OBJECTIVE_METRICS: dict[str, tuple[str, bool]] = {
     "incidents": ("Incidents", False),
     "downtimeSeconds": ("Downtime", False),
 }
-_NEW_SIZE = re.compile(r"New size: (\d+)")
 
 
 @dataclass(frozen=True)
@@ -263,23 +261,6 @@ def ranked_workload_status(report: ReportData) -> list[WorkloadStatus]:
     )
 
 
-def replica_series(report: ReportData) -> list[charts.Series]:
-    """Replica counts over time from the autoscalers' SuccessfulRescale events ("New size: N").
-
-    Events are what the API still keeps (about an hour by default), so the series can be partial.
-    """
-    points: dict[str, list[tuple[datetime, float | None]]] = defaultdict(list)
-    for event in report.scaling.events or []:
-        if event.reason != "SuccessfulRescale":
-            continue
-        size = _NEW_SIZE.search(event.message)
-        at = event.last_time or event.first_time
-        if size is None or at is None:
-            continue
-        points[f"{event.namespace}/{event.name}"].append((at, float(size.group(1))))
-    return [charts.Series(name, sorted(p)) for name, p in sorted(points.items())]
-
-
 def _label(w: WorkloadUsage) -> str:
     return f"{w.namespace}/{w.name}:{w.container}"
 
@@ -295,44 +276,54 @@ def _usage_chart(
     return charts.usage_bars(title, [pick(w) for w in rows], fmt)
 
 
+def _target(report: ReportData, metric: str) -> float | None:
+    return next((o.target for o in report.objectives if o.metric == metric), None)
+
+
+def _step_note(report: ReportData) -> str:
+    step = report.series.step_seconds
+    return f" per {human_duration(step)}" if step else ""
+
+
 def _availability_chart(report: ReportData) -> str:
-    title = "Availability over the window"
-    value = report.availability.percent
-    measured = f" ({percent(value, 3)} of scrapes succeeded)" if value is not None else ""
-    if report.incidents is None:
+    title = f"Availability over the window (successful scrapes of up{_step_note(report)})"
+    points = report.series.availability
+    if points is None:
+        gap = report.availability.percent is None or any(
+            g.section == "availability series" for g in report.data_gaps
+        )
         return charts.placeholder(
-            title, f"No series collected: the report measures the whole window{measured}."
+            title, "Not measured (see Data gaps)." if gap else "No series collected."
         )
-    spans = [
-        charts.Span(
-            i.start,
-            i.end,
-            f"{i.namespace}/{i.job}: {i.cause}, {human_duration(i.duration_seconds)}",
-        )
-        for i in report.incidents
-    ]
-    note = (
-        f"{len(spans)} incident(s) marked in red{measured}."
-        if spans
-        else f"No incident in the window{measured}."
-    )
-    return charts.timeline(
+    return charts.line_chart(
         title,
-        spans,
+        [charts.Series("availability", points)],
         start=report.window.start,
         end=report.window.end,
+        fmt=lambda v: percent(v, 2),
         time_zone=report.window.time_zone,
-        note=note,
+        target=_target(report, "availability"),
+        target_label="availability objective",
+        step=True,
+        ceiling=100.0,
     )
 
 
 def _hpa_chart(report: ReportData, top_n: int) -> str:
     hpas = report.scaling.hpas
-    series = replica_series(report)
-    if series:
+    replicas = report.series.replicas
+    if replicas:
         return charts.line_chart(
-            "Autoscaler replicas over time (from SuccessfulRescale events)",
-            series[:4],
+            f"Autoscaler replicas: current (solid) and desired (dashed), top {len(replicas)}"
+            " by rescales",
+            [
+                line
+                for index, r in enumerate(replicas)
+                for line in (
+                    charts.Series(f"{r.namespace}/{r.name} current", r.current, index),
+                    charts.Series(f"{r.namespace}/{r.name} desired", r.desired, index, True),
+                )
+            ],
             start=report.window.start,
             end=report.window.end,
             fmt=lambda v: f"{v:.0f}",
@@ -348,7 +339,8 @@ def _hpa_chart(report: ReportData, top_n: int) -> str:
                 )
                 for h in hpas[:top_n]
             ],
-            note="No replica series collected: this shows the window's bounds and peak.",
+            note="Replicas over time were not measured (see Data gaps): the window's bounds and"
+            " peak.",
         )
     return charts.placeholder(
         "Autoscaler replicas over time",
@@ -357,19 +349,50 @@ def _hpa_chart(report: ReportData, top_n: int) -> str:
 
 
 def _latency_chart(report: ReportData) -> str:
-    title = "Latency quantiles over the window against the p95 objective"
+    target = _target(report, "latencyP95")
+    title = f"Latency p95 over the window{_step_note(report)}" + (
+        " against the p95 objective" if target is not None else ""
+    )
     traffic = report.traffic
     if traffic is None:
         return charts.placeholder(title, "Not measured: no request latency is configured.")
-    target = next((o.target for o in report.objectives if o.metric == "latencyP95"), None)
-    latency = traffic.latency
-    return charts.value_bars(
+    points = report.series.latency_p95
+    if not points:
+        return charts.placeholder(title, "Not measured (see Data gaps).")
+    return charts.line_chart(
         title,
-        [("p50", latency.p50), ("p95", latency.p95), ("p99", latency.p99)],
-        lambda v: format_value(v, "latencyP95"),
+        [charts.Series("p95", points)],
+        start=report.window.start,
+        end=report.window.end,
+        fmt=lambda v: format_value(v, "latencyP95"),
+        time_zone=report.window.time_zone,
         target=target,
         target_label="p95 objective",
+        step=True,
     )
+
+
+@dataclass(frozen=True)
+class WeekRow:
+    """A week of `report.weeks` as the breakdown shows it."""
+
+    label: str  # `2026-W47`
+    week: Week
+
+
+def week_rows(report: ReportData) -> list[WeekRow]:
+    return [WeekRow(f"{w.iso_year}-W{w.iso_week:02d}", w) for w in report.weeks]
+
+
+def week_notes(report: ReportData) -> list[str]:
+    """Why figures are missing, each reason once, with the weeks it applies to."""
+    weeks: dict[str, list[str]] = defaultdict(list)
+    for row in week_rows(report):
+        for note in row.week.notes:
+            weeks[note].append(row.label)
+    if len(report.weeks) == 1:
+        return list(weeks)
+    return [f"{note} ({', '.join(labels)})" for note, labels in weeks.items()]
 
 
 def build_charts(report: ReportData, top_n: int) -> dict[str, Markup]:
@@ -430,4 +453,6 @@ def template_context(report: ReportData, *, template: str, fmt: str, top_n: int)
         "workload_status": ranked_workload_status(report),
         "recommendations": recommendations,
         "charts": build_charts(report, top_n),
+        "weeks": week_rows(report),
+        "week_notes": week_notes(report),
     }

@@ -1,0 +1,101 @@
+"""cAdvisor scraped twice: the kubelet's /metrics/cadvisor and a standalone cAdvisor job.
+
+Both jobs expose the same cgroups (same `id`) under the same namespace/pod/container labels, as
+a relabelled cAdvisor DaemonSet does. Every CPU, memory and throttling figure must come out as
+with one scrape: not doubled, and a ratio not merely right because both sides doubled.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from opsreport.collect import queries
+from opsreport.collect.metrics import MetricFacts, collect_metrics
+from opsreport.collect.prometheus import PrometheusClient, PrometheusSettings
+from opsreport.scheduling import Window
+from tests.integration.conftest import SCOPE
+from tests.support.prometheus import PrometheusServer, blocks_for, prometheus_available
+from tests.support.scenario import Expected, Scenario
+
+JOBS = ("kubelet", "cadvisor")
+
+
+@pytest.fixture(scope="module")
+def twice_scraped(
+    scenario: Scenario, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[PrometheusServer]:
+    if not prometheus_available():
+        pytest.skip("prometheus/promtool are not installed (make install)")
+    doubled = dataclasses.replace(scenario, cadvisor_jobs=JOBS)
+    cache = getattr(request.config, "cache", None)
+    cache_dir = Path(cache.mkdir("opsreport-blocks")) if cache else tmp_path_factory.mktemp("b")
+    with PrometheusServer(blocks_for(doubled, cache_dir)) as server:
+        yield server
+
+
+async def _collect(server: PrometheusServer, window: Window) -> MetricFacts:
+    async with PrometheusClient(PrometheusSettings(url=server.url)) as client:
+        return await collect_metrics(client, queries.Scope(SCOPE), window)
+
+
+def _vector(
+    server: PrometheusServer,
+    query: str,
+    window: Window,
+    by: tuple[str, ...] = ("namespace", "pod", "container"),
+) -> dict[tuple[str, ...], float]:
+    answer = httpx.get(
+        f"{server.url}/api/v1/query", params={"query": query, "time": window.end.timestamp()}
+    ).json()
+    assert answer["status"] == "success", answer
+    return {
+        tuple(row["metric"].get(k, "") for k in by): float(row["value"][1])
+        for row in answer["data"]["result"]
+    }
+
+
+def test_both_jobs_are_there_and_a_naive_sum_doubles(
+    twice_scraped: PrometheusServer, prometheus: PrometheusServer, window: Window
+) -> None:
+    """The premise: without de-duplication, usage would be counted twice."""
+    jobs = _vector(
+        twice_scraped, "count by (job) (container_cpu_usage_seconds_total)", window, ("job",)
+    )
+    assert set(jobs) == {(job,) for job in JOBS}
+    naive = 'sum(rate(container_cpu_usage_seconds_total{container!="",container!="POD"}[5m]))'
+    [once] = _vector(prometheus, naive, window).values()
+    [twice] = _vector(twice_scraped, naive, window).values()
+    assert twice == pytest.approx(2 * once, rel=1e-9)
+
+
+async def test_usage_and_throttling_are_counted_once(
+    twice_scraped: PrometheusServer, prometheus: PrometheusServer, window: Window
+) -> None:
+    once, twice = await _collect(prometheus, window), await _collect(twice_scraped, window)
+    assert not twice.gaps
+    assert once.workloads  # the single-scrape figures are checked against the scenario elsewhere
+    assert twice.workloads == once.workloads
+
+
+def test_throttling_counters_match_the_scenario(
+    twice_scraped: PrometheusServer, window: Window, scenario: Scenario
+) -> None:
+    """The CFS period counts themselves, not only their ratio, which doubling would not change."""
+    expected: Expected = scenario.expected(window.start, window.end, set(SCOPE))
+    window_seconds = int((window.end - window.start).total_seconds())
+    for counter, figure in (("periods", "cpu_periods"), ("throttled", "cpu_throttled_periods")):
+        query = queries.cpu_throttling(queries.Scope(SCOPE), window_seconds, counter)
+        measured = _vector(twice_scraped, query, window)
+        want: dict[tuple[str, ...], float] = defaultdict(float)
+        for key, usage in expected.containers.items():
+            value = getattr(usage, figure)
+            if value is not None and usage.cpu_periods:
+                want[key] += value
+        assert want, "the scenario must have containers with a CPU limit"
+        assert measured == {key: pytest.approx(value, rel=1e-6) for key, value in want.items()}
