@@ -1379,22 +1379,17 @@ class Scenario:
     def _cadvisor_pod(
         self, pod: Pod, trace: _PodTrace, cgroup: str, common: dict[str, str], *, memory: bool
     ) -> Iterator[tuple[dict[str, str], Iterable[Sample]]]:
-        for ct in trace.containers:
-            values = ct.memory if memory else ct.cpu
-            by_instance: dict[int, list[Sample]] = defaultdict(list)
-            for t, k, v in zip(trace.times, ct.instance_at, values, strict=True):
-                if k >= 0:
-                    by_instance[k].append((t, v))
-            for k, samples in sorted(by_instance.items()):
-                cid = self.container_id(pod, ct.container.name, k)
-                labels = {
-                    **common,
-                    "container": ct.container.name,
-                    "id": f"{cgroup}/cri-containerd-{cid}.scope",
-                    "image": ct.container.image,
-                    "name": cid,
-                }
-                yield labels, samples
+        for ct, cid, samples in self._container_runs(
+            pod, trace, trace.containers, lambda ct: ct.memory if memory else ct.cpu
+        ):
+            labels = {
+                **common,
+                "container": ct.container.name,
+                "id": f"{cgroup}/cri-containerd-{cid}.scope",
+                "image": ct.container.image,
+                "name": cid,
+            }
+            yield labels, samples
         # The sandbox (pause) container and the pod cgroup, which queries must exclude.
         sandbox = _digest(self.pod_uid(pod), "sandbox")
         pause = trace.pause_memory if memory else trace.pause_cpu
@@ -1425,16 +1420,11 @@ class Scenario:
             trace = self._trace(pod)
             node = self._nodes[pod.node]
             cgroup = self._cgroup(pod)
-            for ct, scrape in itertools.product(trace.containers, self._cadvisor_scrapes(node)):
-                if ct.container.cpu_limit is None:
-                    continue
-                values = ct.throttled if throttled else ct.periods
-                by_instance: dict[int, list[Sample]] = defaultdict(list)
-                for t, k, v in zip(trace.times, ct.instance_at, values, strict=True):
-                    if k >= 0:
-                        by_instance[k].append((t, v))
-                for k, samples in sorted(by_instance.items()):
-                    cid = self.container_id(pod, ct.container.name, k)
+            quota = [ct for ct in trace.containers if ct.container.cpu_limit is not None]
+            for scrape in self._cadvisor_scrapes(node):
+                for ct, cid, samples in self._container_runs(
+                    pod, trace, quota, lambda ct: ct.throttled if throttled else ct.periods
+                ):
                     labels = {
                         **scrape,
                         "container": ct.container.name,
@@ -1446,6 +1436,22 @@ class Scenario:
                         "pod": pod.name,
                     }
                     yield labels, samples
+
+    def _container_runs(
+        self,
+        pod: Pod,
+        trace: _PodTrace,
+        containers: Iterable[_ContainerTrace],
+        values_of: Callable[[_ContainerTrace], list[float]],
+    ) -> Iterator[tuple[_ContainerTrace, str, list[Sample]]]:
+        """Each container instance's samples with its container id: a restart is a new cgroup."""
+        for ct in containers:
+            by_instance: dict[int, list[Sample]] = defaultdict(list)
+            for t, k, v in zip(trace.times, ct.instance_at, values_of(ct), strict=True):
+                if k >= 0:
+                    by_instance[k].append((t, v))
+            for k, samples in sorted(by_instance.items()):
+                yield ct, self.container_id(pod, ct.container.name, k), samples
 
     def _up(self) -> Iterator[tuple[dict[str, str], Iterable[Sample]]]:
         for pod in self.pods:
