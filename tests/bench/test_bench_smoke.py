@@ -22,6 +22,7 @@ RUN_KEYS = {
     "ratio",
     "peakRssBytes",
     "outputBytes",
+    "renderCompileSeconds",
 }
 
 
@@ -63,6 +64,7 @@ def test_results_have_the_documented_shape(results: dict[str, Any]) -> None:
         assert run["baselineSeconds"] > 0
         assert run["ratio"] > 0
         assert run["peakRssBytes"] > 10 * 2**20
+        assert run["renderCompileSeconds"] > 0
         assert set(run["outputBytes"]) == {"markdown", "html", "json", "configMap"}
         assert all(size > 0 for size in run["outputBytes"].values())
     assert isinstance(results["idleOperatorRssBytes"], int)

@@ -124,6 +124,51 @@ def test_an_oomkill_without_usage_still_says_what_happened() -> None:
     assert "not measured" in rec.evidence
 
 
+def test_an_oomkill_goes_to_the_longest_workload_name_its_pod_starts_with() -> None:
+    def usage(namespace: str, name: str, container: str, limit: int) -> WorkloadUsage:
+        return WorkloadUsage(
+            namespace=namespace,
+            kind="Deployment",
+            name=name,
+            container=container,
+            pods=1,
+            cpu=CpuUsage(),
+            memory=MemoryUsage(limit=limit * MIB),
+        )
+
+    report = bare()
+    report.resources = Resources(
+        workloads=[
+            usage("shop", "api", "app", 100),
+            usage("shop", "api-v2", "app", 200),
+            usage("shop", "api-v2", "app", 300),  # a duplicate row: the first one counts
+            usage("shop", "api-v2", "proxy", 400),
+            usage("other", "api-v2-7d9f", "app", 500),
+        ]
+    )
+    pods = ["api-v2-7d9f-x2", "api-7d9f-k8", "apiserver-0", "api"]
+    report.restarts = Restarts(
+        total=len(pods),
+        by_reason={"OOMKilled": len(pods)},
+        top=[
+            RestartRow(
+                namespace="shop", pod=pod, container="app", restarts=1, last_reason="OOMKilled"
+            )
+            for pod in pods
+        ],
+    )
+    found = {r.target: r.action for r in only(report, "oom")}
+    assert found == {
+        "shop/api-v2 (Deployment), container app": (
+            "Raise the memory limit from 200.0 MiB to 250.0 MiB (+25%), or find what allocates."
+        ),
+        "shop/api (Deployment), container app": (
+            "Raise the memory limit from 100.0 MiB to 125.0 MiB (+25%), or find what allocates."
+        ),
+        "shop/apiserver-0, container app": "Raise its memory limit, or find what allocates.",
+    }
+
+
 def test_an_hpa_pinned_at_its_max_is_flagged_with_time_at_max() -> None:
     report = bare()
     report.scaling = Scaling(

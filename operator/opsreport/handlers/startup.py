@@ -13,6 +13,7 @@ from opsreport.checks import SpecChecks
 from opsreport.config import OperatorConfig
 from opsreport.kube import KubeApi, load_api_client
 from opsreport.metrics import OperatorMetrics
+from opsreport.render.environment import warm
 from opsreport.scheduling import system_clock
 from opsreport.service import Operator
 
@@ -47,6 +48,8 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         await load_api_client(config.kubeconfig), on_response=metrics.observe_api_request
     )
     memo.checks = SpecChecks(kube)
+    # Compile the built-in templates once, here, rather than in the first report (~0.5-1 s).
+    await asyncio.to_thread(warm)
     memo.operator = Operator(
         config=config,
         kube=kube,

@@ -127,18 +127,31 @@ def _memory_limit(w: WorkloadUsage) -> Recommendation | None:
     )
 
 
+WorkloadIndex = dict[tuple[str, str, str], WorkloadUsage]
+
+
+def _workload_index(report: ReportData) -> WorkloadIndex:
+    """Usage rows by (namespace, container, workload name); the first row wins a tie."""
+    index: WorkloadIndex = {}
+    for w in report.resources.workloads:
+        index.setdefault((w.namespace, w.container, w.name), w)
+    return index
+
+
 def _workload_of(
-    report: ReportData, namespace: str, pod: str, container: str
+    index: WorkloadIndex, namespace: str, pod: str, container: str
 ) -> WorkloadUsage | None:
-    """The workload a pod belongs to, by name: `api-7d9f-x2` and `db-0` start with `api-`, `db-`."""
-    matches = [
-        w
-        for w in report.resources.workloads
-        if w.namespace == namespace
-        and w.container == container
-        and (pod == w.name or pod.startswith(f"{w.name}-"))
-    ]
-    return max(matches, key=lambda w: len(w.name), default=None)
+    """The workload a pod belongs to, by name: `api-7d9f-x2` and `db-0` start with `api-`, `db-`.
+
+    The longest name that is the pod's name or a prefix of it ending before a `-`; looked up per
+    prefix rather than by scanning every workload, which grew with the square of the workloads.
+    """
+    ends = [len(pod), *(i for i in range(len(pod) - 1, -1, -1) if pod[i] == "-")]
+    for end in ends:
+        found = index.get((namespace, container, pod[:end]))
+        if found is not None:
+            return found
+    return None
 
 
 def _oom_kills(report: ReportData) -> dict[tuple[str, str, str], int]:
@@ -155,8 +168,9 @@ def _oom_kills(report: ReportData) -> dict[tuple[str, str, str], int]:
 
 def _oom(report: ReportData) -> list[Recommendation]:
     by_workload: dict[str, tuple[WorkloadUsage | None, str, int]] = {}
+    index = _workload_index(report)
     for (namespace, pod, container), count in _oom_kills(report).items():
-        workload = _workload_of(report, namespace, pod, container)
+        workload = _workload_of(index, namespace, pod, container)
         key = _target(workload) if workload else f"{namespace}/{pod}, container {container}"
         _, _, seen = by_workload.get(key, (workload, pod, 0))
         by_workload[key] = (workload, pod, seen + count)

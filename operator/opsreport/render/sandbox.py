@@ -2,7 +2,7 @@
 
 Jinja's sandbox already refuses `__class__`, `__subclasses__` and other private attributes, and a
 template sees only its context (no `os`, no imports). It does not stop a template that loops for
-hours or builds a gigabyte string. So every render:
+hours or builds a gigabyte string. So every render of a user's template (`run_limited`):
 
 - runs in a worker thread against a wall-clock budget; a trace function in that thread counts the
   template lines executed (about one per loop iteration) and stops the render when the budget or
@@ -12,6 +12,10 @@ hours or builds a gigabyte string. So every render:
 - watches the process's resident memory from the same trace function as a backstop for growth
   spread over many small steps;
 - stops when the output passes its cap.
+
+The built-in templates are ours and render in the caller's thread without the trace function
+(`run_trusted`), which at 10,000 pods cost more than the render itself; they keep the value and
+output caps, and a user's template that extends or includes them runs them under its own budget.
 
 A single C-level operation cannot be interrupted from Python: whatever slips past the checks above
 is still bounded by the time budget, after which the caller gets an error while the worker thread
@@ -104,8 +108,8 @@ def _rss_bytes() -> int | None:
 
 
 def _value_cap() -> int:
-    budget: _Budget | None = getattr(_local, "budget", None)
-    return budget.limits.value_chars if budget else Limits.value_chars
+    limits: Limits | None = getattr(_local, "limits", None)
+    return limits.value_chars if limits else Limits.value_chars
 
 
 def check_size(size: int, what: str = "a value") -> None:
@@ -349,7 +353,7 @@ def run_limited(work: Callable[[], T], limits: Limits) -> T:
 
     def target() -> None:
         budget = _Budget(limits)
-        _local.budget = budget
+        _local.limits = limits
         sys.settrace(_tracer(budget))
         try:
             outcome.append(work())
@@ -357,7 +361,7 @@ def run_limited(work: Callable[[], T], limits: Limits) -> T:
             failure.append(error)
         finally:
             sys.settrace(None)
-            _local.budget = None
+            _local.limits = None
 
     worker = threading.Thread(target=target, name="opsreport-render", daemon=True)
     worker.start()
@@ -368,6 +372,17 @@ def run_limited(work: Callable[[], T], limits: Limits) -> T:
     if failure:
         raise failure[0]
     return outcome[0]
+
+
+def run_trusted(work: Callable[[], T], limits: Limits) -> T:
+    """Run `work` (a built-in template) in this thread, with no trace function or time budget;
+    `limits`' value cap still applies, and the caller still caps the output."""
+    previous = getattr(_local, "limits", None)
+    _local.limits = limits
+    try:
+        return work()
+    finally:
+        _local.limits = previous
 
 
 def collect_output(chunks: Iterable[str], limits: Limits) -> str:
