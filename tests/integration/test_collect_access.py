@@ -193,7 +193,7 @@ async def test_bearer_token_and_headers_from_the_schedule(
     [request] = fake.requests
     assert request.headers["Authorization"] == f"Bearer {TOKEN}"
     assert request.headers["X-Scope-OrgID"] == "team-shop"
-    assert fake.params[0]["timeout"] == "7s"
+    assert fake.params[0]["timeout"] == "7"  # seconds: Prometheus reads "0.5", not "0.5s"
     assert "partial_response" not in fake.params[0]
 
 
@@ -301,7 +301,7 @@ async def test_retries_with_backoff_then_success(fake: FakePrometheus) -> None:
 
 
 async def test_a_slow_prometheus_times_out(fake: FakePrometheus) -> None:
-    fake.delay = 1.0
+    fake.delay = 2.5  # past the timeout and the 2 s the client allows for Prometheus' own answer
     settings = settings_for(
         PrometheusSpec(url=fake.url, timeout_seconds=1), default_url=None, default_timeout=30
     )
