@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -20,6 +21,7 @@ from tests.support.stack import CRD_FILE, seed_scenario
 
 from bench.child import Job
 from bench.history import DEFAULT_CACHE, REPO, bench_scenario, blocks_for, log
+from opsreport.kube import DEFAULT_PAGE_SIZE
 
 Json = dict[str, Any]
 
@@ -36,6 +38,26 @@ class SizeOptions:
     profile_dir: Path | None = None  # write pyinstrument/tracemalloc profiles here
 
 
+# What the cluster collector lists (collect/cluster.py); Events once, through either API.
+LISTED_KINDS = (
+    "Pod",
+    "Event",
+    "HorizontalPodAutoscaler",
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "ReplicaSet",
+    "ControllerRevision",
+    "Node",
+)
+
+
+def list_pages(objects: list[Json]) -> int:
+    """Pages of 500 that listing each kind once takes: the least a report can send."""
+    counts = Counter(obj["kind"] for obj in objects)
+    return sum(max(1, -(-counts[kind] // DEFAULT_PAGE_SIZE)) for kind in LISTED_KINDS)
+
+
 @dataclass
 class SizeResult:
     pods: int
@@ -43,6 +65,7 @@ class SizeResult:
     baselines: list[Json] = field(default_factory=list)
     seed_seconds: float = 0.0
     history: Json = field(default_factory=dict)
+    list_pages: int = 0  # the pages that listing every kind the report reads takes, cluster-wide
 
     def summary(self) -> Json:
         """One entry of results.json's `runs`: medians over the runs, the peak of the peaks."""
@@ -57,6 +80,7 @@ class SizeResult:
             "pods": self.pods,
             "promQueries": last["promQueries"],
             "apiRequests": last["apiRequests"],
+            "apiListPages": self.list_pages,
             "seconds": {
                 "median": total,
                 "collect": median("collect"),
@@ -126,6 +150,7 @@ def measure_size(pods: int, options: SizeOptions) -> SizeResult:
     with KubeApiServer() as kube:
         kube.apply_crd(crd_from_file(CRD_FILE))
         objects = scenario.kube_objects()
+        result.list_pages = list_pages(objects)
         seeded = time.perf_counter()
         seed_scenario(kube, objects)
         result.seed_seconds = time.perf_counter() - seeded

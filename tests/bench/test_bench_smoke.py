@@ -23,6 +23,7 @@ RUN_KEYS = {
     "peakRssBytes",
     "outputBytes",
     "renderCompileSeconds",
+    "apiListPages",
 }
 
 
