@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from typing import Any
 
 import aiohttp
@@ -181,7 +181,7 @@ class KubeApi:
         *,
         label_selector: str | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
-    ) -> AsyncIterator[list[Json]]:
+    ) -> AsyncGenerator[list[Json], None]:
         """Yield one page of items at a time, following `continue` tokens."""
         token: str | None = None
         while True:
@@ -191,7 +191,9 @@ class KubeApi:
             if token:
                 query["continue"] = token
             page = await self.request("GET", path, query=query)
-            yield list(page.get("items") or [])
             token = (page.get("metadata") or {}).get("continue") or None
+            # Popped, not kept in a local: while the caller folds the page and asks for the
+            # next one, the suspended generator holds no reference to its objects.
+            yield page.pop("items", None) or []
             if not token:
                 return

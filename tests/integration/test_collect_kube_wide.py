@@ -23,7 +23,7 @@ import pytest
 from opsreport.collect import cluster
 from opsreport.collect.cluster import (
     CLUSTER_WIDE_MIN_NAMESPACES,
-    NAMESPACE_CONCURRENCY,
+    PAGES_IN_HAND,
     ClusterFacts,
     collect_cluster,
 )
@@ -271,4 +271,4 @@ async def test_namespaces_are_listed_a_few_at_a_time(
 
     assert not facts.gaps
     assert in_flight.hits == len(SCOPE)
-    assert in_flight.peak == NAMESPACE_CONCURRENCY
+    assert in_flight.peak == PAGES_IN_HAND

@@ -8,7 +8,7 @@ still appear.
 Requests grow with pages, not namespaces: a scope of CLUSTER_WIDE_MIN_NAMESPACES or more is
 read with one cluster-wide list per resource, dropping other namespaces' objects as pages
 arrive; a smaller scope, or a resource whose cluster-wide list is forbidden (namespaced Roles),
-is read per namespace, a few namespaces at a time. Events are read once, through
+is read per namespace. Four pages at a time are fetched and folded. Events are read once, through
 events.k8s.io/v1 (core/v1 serves the same objects) or core/v1 when that is not served.
 """
 
@@ -116,10 +116,12 @@ Fold = Callable[[Json], None]
 logger = logging.getLogger(__name__)
 
 # From this many namespaces in scope each resource is listed once cluster-wide. Below it,
-# per-namespace lists (NAMESPACE_CONCURRENCY at a time) cost at most two round trips and read
-# no other namespace's objects, which a cluster-wide list of a large cluster would.
+# per-namespace lists (PAGES_IN_HAND at a time) cost at most two round trips and read no other
+# namespace's objects, which a cluster-wide list of a large cluster would.
 CLUSTER_WIDE_MIN_NAMESPACES = 5
-NAMESPACE_CONCURRENCY = 4
+# List pages fetched and folded at once by all of a report's lists together: a 500-pod page is
+# ~10 MiB of Python objects, and the API side ends long before the Prometheus side anyway.
+PAGES_IN_HAND = 4
 # A refused cluster-wide list (403) or an unserved events.k8s.io is not asked again by the same
 # client for this long, so a namespaced install pays the refusal once an hour, not every
 # report, and still notices RBAC being widened without a restart.
@@ -165,14 +167,6 @@ def _remember(api: KubeApi, key: str) -> None:
     _fallbacks.setdefault(api, {})[key] = time.monotonic()
 
 
-async def _fold_pages(
-    api: KubeApi, path: str, fold: Fold, label_selector: str | None = None
-) -> None:
-    async for page in api.list_pages(path, label_selector=label_selector):
-        for item in page:
-            fold(item)
-
-
 class _Refused(Exception):
     """A cluster-wide list answered 403 before any object was folded."""
 
@@ -183,10 +177,28 @@ class _Lister:
     def __init__(self, api: KubeApi, namespaces: tuple[str, ...]) -> None:
         self.api, self.namespaces = api, namespaces
         self.scope = frozenset(namespaces)
+        self.pages_in_hand = asyncio.Semaphore(PAGES_IN_HAND)
+
+    async def _fold_pages(self, path: str, fold: Fold, label_selector: str | None = None) -> None:
+        """Fold a list page by page, each page fetched and folded holding a slot: a report holds
+        at most PAGES_IN_HAND decoded pages, however many lists run side by side."""
+        pages = self.api.list_pages(path, label_selector=label_selector)
+        try:
+            while True:
+                async with self.pages_in_hand:
+                    try:
+                        page = await anext(pages)
+                    except StopAsyncIteration:
+                        return
+                    for item in page:
+                        fold(item)
+                    del page
+        finally:
+            await pages.aclose()
 
     async def each(self, resource: Resource, fold: Fold, label_selector: str | None = None) -> None:
         if not resource.namespaced:
-            await _fold_pages(self.api, resource.cluster_path, fold)
+            await self._fold_pages(resource.cluster_path, fold)
             return
         if not self.namespaces:
             return
@@ -207,12 +219,15 @@ class _Lister:
 
     async def _cluster_wide(self, path: str, fold: Fold, label_selector: str | None) -> None:
         scope, folded = self.scope, False
+
+        def fold_in_scope(item: Json) -> None:
+            nonlocal folded
+            folded = True
+            if (item.get("metadata") or {}).get("namespace") in scope:
+                fold(item)
+
         try:
-            async for page in self.api.list_pages(path, label_selector=label_selector):
-                folded = True
-                for item in page:
-                    if (item.get("metadata") or {}).get("namespace") in scope:
-                        fold(item)
+            await self._fold_pages(path, fold_in_scope, label_selector)
         except KubeError as error:
             # A refusal after some pages cannot fall back: those objects would be folded twice.
             if error.status == 403 and not folded:
@@ -222,13 +237,8 @@ class _Lister:
     async def _per_namespace(
         self, resource: Resource, fold: Fold, label_selector: str | None
     ) -> None:
-        limit = asyncio.Semaphore(NAMESPACE_CONCURRENCY)
-
         async def one(namespace: str) -> None:
-            async with limit:
-                await _fold_pages(
-                    self.api, resource.namespace_path(namespace), fold, label_selector
-                )
+            await self._fold_pages(resource.namespace_path(namespace), fold, label_selector)
 
         try:
             # A TaskGroup cancels the other namespaces' lists once one fails.
