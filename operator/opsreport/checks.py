@@ -27,7 +27,12 @@ import httpx
 
 from opsreport import api
 from opsreport.collect import queries
-from opsreport.collect.prometheus import PrometheusClient, PrometheusError, PrometheusSettings
+from opsreport.collect.prometheus import (
+    PrometheusClient,
+    PrometheusError,
+    PrometheusSettings,
+    default_tls,
+)
 from opsreport.config import OperatorConfig
 from opsreport.kube import Json, KubeApi, KubeError
 from opsreport.model.spec import InvalidSpec, ReportScheduleSpec
@@ -318,7 +323,7 @@ async def _fetch_retention(prometheus: PrometheusSettings) -> timedelta | None:
             base_url=prometheus.url.rstrip("/"),
             timeout=min(prometheus.timeout_seconds, PROBE_TIMEOUT_SECONDS),
             headers=dict(prometheus.headers),
-            verify=prometheus.verify,
+            verify=default_tls() if prometheus.verify is True else prometheus.verify,
         ) as client:
             response = await client.get("/api/v1/status/runtimeinfo")
         data = response.json().get("data") if response.is_success else None

@@ -115,7 +115,7 @@ class PrometheusClient:
             base_url=settings.url.rstrip("/"),
             timeout=settings.timeout_seconds + _ANSWER_GRACE_SECONDS,
             headers=dict(settings.headers),
-            verify=_default_tls() if settings.verify is True else settings.verify,
+            verify=default_tls() if settings.verify is True else settings.verify,
             auth=httpx.BasicAuth(*settings.basic_auth) if settings.basic_auth else None,
         )
         self._slots = asyncio.Semaphore(concurrency)
@@ -210,8 +210,10 @@ class PrometheusClient:
 
 
 @functools.cache
-def _default_tls() -> ssl.SSLContext:
-    # Loading the CA bundle costs about 0.1 s of CPU on the event loop: once, not per report.
+def default_tls() -> ssl.SSLContext:
+    """The system's trust store, loaded once per process. Each load costs ~0.1 s of CPU and about
+    1 MiB of OpenSSL memory that the allocator keeps after the context is freed: loaded per
+    schedule, 500 schedules held 550 MiB."""
     return httpx.create_ssl_context()
 
 
