@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import shutil
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
 import httpx
+
+from tests.support.tools import ToolUnavailable, kubectl_binary
 
 T = TypeVar("T")
 
@@ -163,3 +167,14 @@ class WatchStream:
 def summary(events: list[dict[str, Any]]) -> list[tuple[str, str]]:
     """(type, name) pairs: the part of a watch event most tests assert on."""
     return [(event["type"], event["object"]["metadata"].get("name", "")) for event in events]
+
+
+def kubectl_path() -> str | None:
+    """$KUBECTL, PATH, else the real kubectl that ships inside a package (tests/support/tools)."""
+    found = os.environ.get("KUBECTL") or shutil.which("kubectl")
+    if found:
+        return found
+    try:
+        return str(kubectl_binary())
+    except ToolUnavailable:
+        return None

@@ -6,31 +6,16 @@ client-side tables (no server-side Table), so ``additionalPrinterColumns`` are i
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Protocol
 
 import pytest
 
-from tests.emulator._helpers import pod, widget, widget_crd
+from tests.emulator._helpers import kubectl_path, pod, widget, widget_crd
 from tests.support.kube_emulator import KubeApiServer
-from tests.support.tools import ToolUnavailable, kubectl_binary
 
-
-def _kubectl() -> str | None:
-    """$KUBECTL, PATH, else the real kubectl that ships inside a package (tests/support/tools)."""
-    found = os.environ.get("KUBECTL") or shutil.which("kubectl")
-    if found:
-        return found
-    try:
-        return str(kubectl_binary())
-    except ToolUnavailable:
-        return None
-
-
-KUBECTL = _kubectl()
+KUBECTL = kubectl_path()
 pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not available")
 
 CONFIGMAP = """

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -18,13 +17,12 @@ import httpx
 import pytest
 import yaml
 
-from tests.emulator._helpers import GROUP, MERGE, pod
+from tests.emulator._helpers import GROUP, MERGE, kubectl_path, pod
 from tests.support.kube_emulator import KubeApiServer
 from tests.support.server_side_apply import (
     display_path,
     manager_from_user_agent,
 )
-from tests.support.tools import ToolUnavailable, kubectl_binary
 
 APPLY = {"Content-Type": "application/apply-patch+yaml"}
 GIZMOS = f"/apis/{GROUP}/v1/namespaces/default/gizmos"
@@ -548,18 +546,8 @@ def test_builtin_configmap_fields(kube: KubeApiServer, http: httpx.Client) -> No
 # ---- kubectl ----
 
 
-def _kubectl() -> str | None:
-    found = os.environ.get("KUBECTL") or shutil.which("kubectl")
-    if found:
-        return found
-    try:
-        return str(kubectl_binary())
-    except ToolUnavailable:
-        return None
-
-
 def test_kubectl_server_side_apply_and_diff(gizmos: KubeApiServer, tmp_path: Path) -> None:
-    kubectl = _kubectl()
+    kubectl = kubectl_path()
     if kubectl is None:
         pytest.skip("kubectl is not available")
     config = gizmos.write_kubeconfig(tmp_path / "kubeconfig")
