@@ -21,10 +21,11 @@ WORKDIR /src
 COPY . /src
 
 # Build the project's own wheel from this source tree (never a registry copy of it), then
-# install it with its pinned dependencies into a self-contained venv.
+# install it with its runtime dependencies (no extras: the test-only kubernetes_asyncio stays out)
+# into a self-contained venv, at the versions constraints.txt pins and the tests ran with.
 RUN pip wheel --no-deps -w /dist . \
  && python -m venv /opt/venv \
- && /opt/venv/bin/pip install /dist/opsreport-*.whl \
+ && /opt/venv/bin/pip install -c constraints.txt /dist/opsreport-*.whl \
  && /opt/venv/bin/pip check \
  && /opt/venv/bin/pip uninstall -y pip
 

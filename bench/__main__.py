@@ -18,6 +18,7 @@ from typing import Any
 from bench.history import DEFAULT_CACHE, DEFAULT_CHUNK_PODS, REPO, log
 from bench.operator_bench import measure_operator
 from bench.reports import SizeOptions, SizeResult, measure_size
+from bench.runtime import runtime_python
 
 Json = dict[str, Any]
 MiB = 2**20
@@ -138,6 +139,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-warmup", action="store_true", help="skip the unmeasured first run")
     parser.add_argument("--schedules", type=int, default=500, help="0 skips the operator part")
     parser.add_argument("--operator-pods", type=int, default=100, help="the burst's cluster")
+    parser.add_argument(
+        "--operator-dev-venv",
+        action="store_true",
+        help="run the operator on this interpreter (test tools installed), not the runtime venv",
+    )
     parser.add_argument("--idle-seconds", type=float, default=20.0, help="idle RSS sampling")
     parser.add_argument("--output", type=Path, default=REPO / "bench" / "results.json")
     parser.add_argument(
@@ -177,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
             history_seconds=history_seconds,
             cache_dir=args.cache_dir,
             idle_seconds=args.idle_seconds,
+            # Not in --cache-dir: the smoke test's cache is temporary, the venv worth keeping.
+            python=None if args.operator_dev_venv else runtime_python(DEFAULT_CACHE),
         )
         if args.schedules
         else None

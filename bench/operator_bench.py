@@ -101,7 +101,9 @@ def measure_operator(
     cache_dir: Path = DEFAULT_CACHE,
     idle_seconds: float = 20.0,
     timeout: float = 1800.0,
+    python: Path | None = None,
 ) -> OperatorResult:
+    """With `python`, the operator runs on that interpreter (bench.runtime: as it ships)."""
     now = datetime.now(UTC)
     end = now.replace(minute=0, second=0, microsecond=0)
     scenario = bench_scenario(pods, end=end, history_seconds=history_seconds)
@@ -124,7 +126,7 @@ def measure_operator(
             )
         kubeconfig = kube.write_kubeconfig(workdir / "kubeconfig")
         with PrometheusServer(data, workdir=workdir) as prom:
-            operator = OperatorProcess(kubeconfig, workdir, prometheus_url=prom.url)
+            operator = OperatorProcess(kubeconfig, workdir, prometheus_url=prom.url, python=python)
             try:
                 started = time.monotonic()
                 operator.start(timeout=120)

@@ -18,7 +18,8 @@ from opsreport import __version__, api, logs
 from opsreport.collect.access import settings_for
 from opsreport.config import OperatorConfig
 from opsreport.deliver.base import ScheduleIdentity
-from opsreport.kube import KubeApi, load_api_client
+from opsreport.kube import connect
+from opsreport.kubeauth import KubeAuthError
 from opsreport.model.spec import InvalidSpec, parse_spec
 from opsreport.pipeline import ReportRequest, Sources, collect_report
 from opsreport.reconcile import window_ending
@@ -65,7 +66,10 @@ async def _render(args: argparse.Namespace) -> list[Document]:
     if args.prometheus_url:
         prometheus = prometheus.model_copy(update={"url": args.prometheus_url})
     kubeconfig = args.kubeconfig or os.environ.get("KUBECONFIG")
-    kube = KubeApi(await load_api_client(kubeconfig)) if kubeconfig else None
+    try:
+        kube = await connect(kubeconfig) if kubeconfig else None
+    except KubeAuthError as error:
+        raise UsageError(f"--kubeconfig: {error}") from None
     try:
         # The same settings as the operator: the schedule's credentials, TLS, headers and Thanos.
         sources = Sources(kube=kube, prometheus=settings_for(prometheus, default_url=None))

@@ -1,8 +1,10 @@
-"""A thin async Kubernetes client: raw JSON, paginated lists, and a count of what it sent.
+"""A thin async Kubernetes client on aiohttp: raw JSON, paginated lists, a count of what it sent.
 
-It wraps kubernetes_asyncio's ApiClient for authentication (kubeconfig, in-cluster token
-rotation) but skips its model classes: collection keeps a few fields of each object, and
-deserialising every pod of a large cluster into models would cost most of a report's time.
+Credentials come from `kubeauth` (kubeconfig or the pod's service account; token files re-read,
+exec plugins renewed). No Kubernetes client library is involved: kopf imports kubernetes_asyncio's
+~45 MiB of generated models whenever it is installed, so the operator does without it. Nor are
+there model classes: collection keeps a few fields of each object, and deserialising every pod of
+a large cluster into models would cost most of a report's time.
 """
 
 from __future__ import annotations
@@ -10,15 +12,17 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import ssl
 from collections.abc import AsyncGenerator, Callable, Mapping
+from datetime import date, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
-from kubernetes_asyncio import client as k8s_client
-from kubernetes_asyncio import config as k8s_config
-from kubernetes_asyncio.client.exceptions import ApiException
 
 from opsreport import __version__
+from opsreport.kubeauth import Credentials, CredentialSource, KubeAuthError, ssl_context
+from opsreport.kubeauth import load as load_credentials
 
 Json = dict[str, Any]
 
@@ -29,6 +33,13 @@ RETRY_ATTEMPTS = 3
 RETRY_AFTER_CAP = 10.0
 RETRY_AFTER_DEFAULT = 1.0
 _IDEMPOTENT = {"GET", "HEAD", "PUT", "DELETE"}
+# The API server names a write's field manager after the User-Agent: ours, not a library's.
+USER_AGENT = f"opsreport/{__version__}"
+# As kubernetes_asyncio's client had them, which this one replaces: up to 100 connections, 2 MiB
+# read buffers, proxies from the environment, and no timeout of its own.
+CONNECTION_LIMIT = 100
+READ_BUFFER = 2**21
+_BODY_METHODS = {"POST", "PUT", "PATCH", "OPTIONS", "DELETE"}
 
 logger = logging.getLogger(__name__)
 
@@ -40,19 +51,45 @@ class KubeError(Exception):
         self.retry_after = retry_after
 
 
-async def load_api_client(kubeconfig: str | None = None) -> k8s_client.ApiClient:
-    """In-cluster config when running in a pod, else the kubeconfig (or $KUBECONFIG)."""
-    configuration = k8s_client.Configuration()
-    try:
-        k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-    except k8s_config.ConfigException:
-        await k8s_config.load_kube_config(
-            config_file=kubeconfig, client_configuration=configuration
-        )
-    client = k8s_client.ApiClient(configuration=configuration)
-    # The API server names a write's field manager after the User-Agent: ours, not the library's.
-    client.user_agent = f"opsreport/{__version__}"
-    return client
+async def connect(
+    kubeconfig: str | None = None,
+    *,
+    on_response: Callable[[str, int], None] | None = None,
+) -> KubeApi:
+    """A client logged in as kubectl would be (see kubeauth.load): the kubeconfig given, else the
+    pod's service account, else $KUBECONFIG or ~/.kube/config.
+
+    Raises KubeAuthError here, not on the first request, when no credentials can be used.
+    """
+    kube = KubeApi(load_credentials(kubeconfig), on_response=on_response)
+    await kube.login()
+    return kube
+
+
+def _encode(method: str, body: Json | list[Json] | None, content_type: str) -> str | None:
+    """The body as JSON text, as the client library sent it: only for methods that carry one."""
+    if method not in _BODY_METHODS or body is None:
+        return None
+    if "json" not in content_type.lower() and content_type != "application/apply-patch+yaml":
+        raise ValueError(f"cannot send a body as {content_type}")
+    return json.dumps(body, default=_json_default)
+
+
+def _json_default(value: object) -> str:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _unreachable(exc: Exception) -> str:
+    name = type(exc).__name__
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        # The verification result (e.g. "unable to get local issuer certificate", a hostname
+        # mismatch) is the usual first problem of a new kubeconfig; it holds no credentials.
+        cause = exc.certificate_error
+        reason = getattr(cause, "verify_message", None) or type(cause).__name__
+        return f"{name}: its TLS certificate is not trusted ({reason})"
+    return name
 
 
 def _message(data: bytes) -> str:
@@ -92,17 +129,47 @@ def _retryable(
 class KubeApi:
     def __init__(
         self,
-        api_client: k8s_client.ApiClient,
+        source: CredentialSource,
         *,
         on_response: Callable[[str, int], None] | None = None,
     ) -> None:
-        self._api = api_client
+        self.source = source
         self.requests_sent = 0
         # Told (method, status code; 0 when nothing answered) of every request, for metrics.
         self.on_response = on_response
+        self._session: aiohttp.ClientSession | None = None
+        self._credentials: Credentials | None = None
+        self._tls: ssl.SSLContext | None = None
+
+    async def login(self) -> Credentials:
+        """The current credentials, with a TLS context to match (rebuilt when they change)."""
+        credentials = await self.source.credentials()
+        if credentials is self._credentials:
+            return credentials
+        previous = self._credentials
+        if credentials.server.startswith("https:") and (
+            previous is None or self._tls is None or previous.tls != credentials.tls
+        ):
+            # A renewed client certificate (exec plugin) or CA: new connections use the new
+            # context; pooled ones made with the old close once idle.
+            self._tls = ssl_context(credentials)
+        self._credentials = credentials
+        return credentials
 
     async def close(self) -> None:
-        await self._api.close()
+        if self._session is not None:
+            await self._session.close()
+
+    def _http(self) -> aiohttp.ClientSession:
+        # Made on first use, inside the event loop that will use it.
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=CONNECTION_LIMIT),
+                timeout=aiohttp.ClientTimeout(),
+                trust_env=True,
+                read_bufsize=READ_BUFFER,
+            )
+        return self._session
 
     async def request(
         self,
@@ -140,27 +207,38 @@ class KubeApi:
     ) -> Json:
         self.requests_sent += 1
         try:
-            raw = await self._api.call_api(
-                path,
+            credentials = await self.login()
+            data = _encode(method, body, content_type)
+        except (KubeAuthError, ValueError, TypeError) as exc:  # a request it cannot even build
+            self._observe(method, 0)
+            raise KubeError(0, str(exc)) from None
+        url = credentials.server + path
+        if query:
+            url += "?" + urlencode(list(query.items()))
+        headers = {"Accept": "application/json", "Content-Type": content_type}
+        headers["User-Agent"] = USER_AGENT
+        if (authorization := credentials.authorization) is not None:
+            headers["Authorization"] = authorization
+        try:
+            async with self._http().request(
                 method,
-                query_params=list((query or {}).items()),
-                header_params={"Accept": "application/json", "Content-Type": content_type},
-                body=body,
-                auth_settings=["BearerToken"],
-                _preload_content=False,
-            )
-        except ApiException as exc:  # raised for requests it cannot even build
-            self._observe(method, exc.status or 0)
-            raise KubeError(exc.status or 0, str(exc.reason)) from None
+                url,
+                data=data,
+                headers=headers,
+                ssl=self._tls if self._tls is not None else True,
+                proxy=credentials.proxy_url,
+            ) as response:
+                raw = await response.read()
+                status, retry_after = response.status, _retry_after(response.headers)
         except (aiohttp.ClientError, TimeoutError) as exc:
             self._observe(method, 0)
-            raise KubeError(0, f"the API server is unreachable: {type(exc).__name__}") from None
-        # With _preload_content=False the client hands back the raw aiohttp response unjudged.
-        data = await raw.read()
-        self._observe(method, raw.status)
-        if not 200 <= raw.status <= 299:
-            raise KubeError(raw.status, _message(data), _retry_after(raw.headers))
-        result: Json = json.loads(data) if data else {}
+            raise KubeError(0, f"the API server is unreachable: {_unreachable(exc)}") from None
+        self._observe(method, status)
+        if not 200 <= status <= 299:
+            if status == 401:
+                self.source.invalidate()  # a rotated token or an expired exec credential
+            raise KubeError(status, _message(raw), retry_after)
+        result: Json = json.loads(raw) if raw else {}
         return result
 
     def _observe(self, method: str, code: int) -> None:

@@ -27,7 +27,8 @@ from opsreport import api
 from opsreport.deliver.configmap import report_name
 from opsreport.deliver.s3 import StoreError, open_store, resolve_credentials
 from opsreport.deliver.s3keys import KeyTemplate, parse_location, s3_location
-from opsreport.kube import KubeApi, KubeError, load_api_client
+from opsreport.kube import KubeApi, KubeError, connect
+from opsreport.kubeauth import KubeAuthError
 from opsreport.model.spec import InvalidSpec, ReportScheduleSpec, S3Output, parse_spec
 from opsreport.render.report import EXTENSIONS
 from opsreport.scheduling import Window, calendar_window, parse_rfc3339
@@ -95,16 +96,6 @@ def open_in_browser(report: Report) -> Path:
     return path
 
 
-def _context_namespace(kubeconfig: str | None) -> str:
-    from kubernetes_asyncio import config as k8s_config
-
-    try:
-        _, active = k8s_config.list_kube_config_contexts(config_file=kubeconfig)
-    except Exception:  # no kubeconfig (in a pod) or an unreadable one: load_api_client reports it
-        return "default"
-    return str(((active or {}).get("context") or {}).get("namespace") or "default")
-
-
 async def _fetch(
     kubeconfig: str | None,
     namespace: str | None,
@@ -112,11 +103,12 @@ async def _fetch(
     window: str | None,
     ext: str | None,
 ) -> Report:
-    namespace = namespace or _context_namespace(kubeconfig)
     try:
-        kube = KubeApi(await load_api_client(kubeconfig))
-    except Exception as error:  # kubernetes_asyncio raises several kinds for a bad kubeconfig
+        kube = await connect(kubeconfig)
+    except KubeAuthError as error:
         raise ShowError(f"cannot load the kubeconfig: {error}") from None
+    # As kubectl: the kubeconfig context's namespace, or the pod's when run in one.
+    namespace = namespace or kube.source.namespace or "default"
     try:
         return await fetch_report(kube, namespace, schedule, window_start=window, ext=ext)
     finally:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from opsreport.kube import KubeApi, load_api_client
+from opsreport.kube import KubeApi, connect
 from opsreport.scheduling import Window
 from tests.support.kube_emulator import KubeApiServer, crd_from_file
 from tests.support.prometheus import PrometheusServer, blocks_for, prometheus_available
@@ -51,7 +51,7 @@ def kube_server(
 @pytest.fixture
 async def kube_api(kube_server: KubeApiServer, tmp_path: Path) -> AsyncIterator[KubeApi]:
     kubeconfig = kube_server.write_kubeconfig(tmp_path / "kubeconfig")
-    api = KubeApi(await load_api_client(str(kubeconfig)))
+    api = await connect(str(kubeconfig))
     yield api
     await api.close()
 

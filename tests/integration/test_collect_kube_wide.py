@@ -27,7 +27,7 @@ from opsreport.collect.cluster import (
     ClusterFacts,
     collect_cluster,
 )
-from opsreport.kube import DEFAULT_PAGE_SIZE, KubeApi, load_api_client
+from opsreport.kube import DEFAULT_PAGE_SIZE, KubeApi, connect
 from opsreport.scheduling import Window
 from tests.integration.conftest import END
 from tests.support.kube_emulator import KubeApiServer
@@ -68,7 +68,7 @@ def kube(wide: KubeApiServer) -> Iterator[KubeApiServer]:
 @pytest.fixture
 async def client(wide: KubeApiServer, tmp_path: Path) -> AsyncIterator[KubeApi]:
     """A new client each time: a refused list is remembered per client."""
-    api = KubeApi(await load_api_client(str(wide.write_kubeconfig(tmp_path / "kubeconfig"))))
+    api = await connect(str(wide.write_kubeconfig(tmp_path / "kubeconfig")))
     yield api
     await api.close()
 
@@ -147,7 +147,7 @@ async def test_a_refused_cluster_wide_list_falls_back_per_namespace_and_is_remem
 ) -> None:
     """Namespaced Roles (the chart's watchNamespaces) allow lists in each namespace only."""
     wide = await collect_cluster(client, SCOPE, None, WINDOW)
-    kube_api = KubeApi(await load_api_client(str(kube.write_kubeconfig(tmp_path / "k2"))))
+    kube_api = await connect(str(kube.write_kubeconfig(tmp_path / "k2")))
     try:
         _refuse_cluster_wide(kube)
         narrow = await collect_cluster(kube_api, SCOPE, None, WINDOW)
@@ -201,7 +201,7 @@ async def test_events_come_from_core_cluster_wide_without_events_k8s_io(
     whole = await collect_cluster(client, SCOPE, None, WINDOW)
     kube.inject_fault("GET", r"^/apis/events\.k8s\.io/", 404)
     core = kube.count_requests("GET", "/api/v1/events")
-    kube_api = KubeApi(await load_api_client(str(kube.write_kubeconfig(tmp_path / "k2"))))
+    kube_api = await connect(str(kube.write_kubeconfig(tmp_path / "k2")))
     try:
         facts = await collect_cluster(kube_api, SCOPE, None, WINDOW)
     finally:
@@ -263,7 +263,7 @@ async def test_namespaces_are_listed_a_few_at_a_time(
     kubeconfig = kube.write_kubeconfig(tmp_path / "kubeconfig")
     kubeconfig.write_text(kubeconfig.read_text().replace(kube.url, in_flight.url))
     kube.inject_fault("GET", r"^/api/v1/pods$", 403)
-    api = KubeApi(await load_api_client(str(kubeconfig)))
+    api = await connect(str(kubeconfig))
     try:
         facts: ClusterFacts = await collect_cluster(api, SCOPE, None, WINDOW)
     finally:

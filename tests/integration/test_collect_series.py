@@ -141,8 +141,9 @@ async def test_week_figures_match_the_samples(
 
 
 async def test_weeks_add_up_to_the_window(prometheus_tuesday: PrometheusServer) -> None:
-    """Restarts are exact counts per step, so the weeks give the window's total; scrapes differ
-    by the samples at the window's end, which the window's instant query also takes."""
+    """Restarts are rounded per container and week as for the window, so the weeks give its
+    total; scrapes differ by the samples at the window's end, which the window's instant query
+    also takes."""
     facts, _ = await collect(prometheus_tuesday)
     assert facts.restarts is not None
     assert sum(w.restarts or 0 for w in facts.weeks) == facts.restarts.total

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from opsreport.collect.cluster import collect_cluster
-from opsreport.kube import KubeApi, load_api_client
+from opsreport.kube import KubeApi, connect
 from opsreport.scheduling import Window
 from tests.support.kube_emulator import KubeApiServer
 
@@ -82,7 +82,7 @@ def server() -> Iterator[KubeApiServer]:
 
 @pytest.fixture
 async def api(server: KubeApiServer, tmp_path: Path) -> AsyncIterator[KubeApi]:
-    api = KubeApi(await load_api_client(str(server.write_kubeconfig(tmp_path / "kubeconfig"))))
+    api = await connect(str(server.write_kubeconfig(tmp_path / "kubeconfig")))
     yield api
     await api.close()
 

@@ -14,7 +14,7 @@ from opsreport import api
 from opsreport.cli import main
 from opsreport.deliver.configmap import build_configmap
 from opsreport.deliver.s3 import S3Sink
-from opsreport.kube import KubeApi, load_api_client
+from opsreport.kube import connect
 from opsreport.render.report import Document
 from opsreport.scheduling import Window, format_rfc3339
 from tests.integration.conftest_s3 import (  # noqa: F401  (fixtures)
@@ -151,7 +151,7 @@ def test_unknown_schedule(kubeconfig: str, capsys: pytest.CaptureFixture[str]) -
 
 
 async def _deliver_s3(kubeconfig: str, raw: dict[str, Any], name: str) -> str:
-    kube = KubeApi(await load_api_client(kubeconfig))
+    kube = await connect(kubeconfig)
     try:
         sink = S3Sink(parse_s3(raw), kube, lambda: GENERATED)
         report: Any = None  # the sink stores the documents only

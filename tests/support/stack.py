@@ -59,8 +59,11 @@ class OperatorProcess:
         prometheus_url: str | None,
         extra_env: dict[str, str] | None = None,
         peering: str | None = None,
+        python: Path | None = None,
     ) -> None:
         self.kubeconfig = kubeconfig
+        # Another interpreter (the benchmark's runtime-only venv) runs the same source tree.
+        self.python = python
         self.log_path = workdir / f"operator-{free_port()}.log"
         self.health_port = free_port()
         self.metrics_port = free_port()
@@ -78,8 +81,11 @@ class OperatorProcess:
             OPSREPORT_ALLOW_CROSS_NAMESPACE_SCOPE="true",
             **self.extra_env,
         )
+        if self.python is not None:
+            source = str(REPO / "operator")
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [source, env.get("PYTHONPATH")]))
         command = [
-            sys.executable,
+            str(self.python or sys.executable),
             "-m",
             "opsreport.cli",
             "operator",

@@ -93,10 +93,23 @@ def test_series_queries_select_one_step_each_and_escape_names() -> None:
     scope = queries.Scope(("shop",))
     expr = queries.scope_series(scope, 300)
     assert "[299999ms] offset 1ms" in expr
-    assert "last_over_time(kube_pod_container_status_restarts_total" in expr
-    assert "[1h] offset 300001ms" in expr
+    assert "restarts" not in expr  # per week, in the restarts query: a join per step is too dear
     replicas = queries.hpa_replica_series(scope, ['a"b', "c.d"], 120)
     assert 'horizontalpodautoscaler=~"a\\"b|c\\\\.d"' in replicas
     traffic = queries.traffic_series(scope, 60, "h", "r", {"job": 'x"y'})
     assert traffic.count('job="x\\"y"') == 4  # buckets, requests, errors (5xx and coded)
     assert "increase(h_bucket{" in traffic
+
+
+def test_restarts_by_week_gives_each_sample_to_one_week_and_the_last_the_window_end() -> None:
+    scope = queries.Scope(("shop",))
+    end = 1_000_000.0
+    expr = queries.restarts_by_week(scope, end, [(end - 7200, end - 3600.5), (end - 3600.5, end)])
+    first, last = expr.split(" or ")
+    # [end - 7200 s, end - 3600.5 s - 1 ms], then [end - 3600.5 s, end]: both ends included.
+    assert "[3599499ms] offset 3600501ms" in first
+    assert '"week", "0"' in first
+    assert "[3600500ms])" in last
+    assert "offset" not in last
+    assert '"week", "1"' in last
+    assert "max by (namespace, pod, container) (increase(" in last

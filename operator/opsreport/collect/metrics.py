@@ -166,21 +166,40 @@ def _newest_reasons(samples: list[Sample]) -> dict[ContainerKey, str]:
 
 
 async def _restarts(
-    run: _Run, scope: queries.Scope, seconds: int
+    run: _Run,
+    scope: queries.Scope,
+    seconds: int,
+    weeks: list[series.WeekSpan],
+    steps: series.StepFacts,
 ) -> tuple[Restarts | None, dict[ContainerKey, str]]:
+    """Restarts per container, their last reasons, and (in the same query, rows labelled `week`)
+    the weeks' totals into `steps`."""
+    spans = [(w.start.timestamp(), w.end.timestamp()) for w in weeks]
+    by_week = queries.restarts_by_week(scope, run.window.end.timestamp(), spans)
     results = await run.instant(
         "restarts",
         {
-            "restarts": queries.restarts(scope, seconds),
+            "restarts": f"{queries.restarts(scope, seconds)} or {by_week}",
             "restarts.lastReason": queries.last_terminated_reason(scope, seconds),
         },
     )
     if results is None:
         return None, {}
-    if not results["restarts"]:
+    per_week: dict[str, float] = {}
+    containers: list[Sample] = []
+    for sample in results["restarts"]:
+        if "week" in sample.labels:
+            per_week[sample.labels["week"]] = sample.value
+        else:
+            containers.append(sample)
+    if not containers:
         # Without a counter there is nothing to count; 0 would be invented.
         run.gap("restarts", "no kube_pod_container_status_restarts_total series in scope")
         return None, {}
+    steps.weekly_restarts = [
+        None if (value := per_week.get(str(index))) is None else round(value)
+        for index in range(len(weeks))
+    ]
     reasons = _newest_reasons(results["restarts.lastReason"])
     rows = [
         RestartRow(
@@ -190,7 +209,7 @@ async def _restarts(
             restarts=round(sample.value),
             last_reason=reasons.get((ns, pod, container)),
         )
-        for sample in results["restarts"]
+        for sample in containers
         for ns, pod, container in [_container(sample)]
         if round(sample.value) > 0
     ]
@@ -565,7 +584,7 @@ async def _previous(
 async def _scope_series(
     run: _Run, scope: queries.Scope, step: int, steps: series.StepFacts
 ) -> list[Series] | None:
-    """Availability and restarts per step: the availability chart and the weeks."""
+    """Availability per step: the availability chart and the weeks."""
     found = await run.range(
         "availability series",
         "series.scope",
@@ -574,13 +593,11 @@ async def _scope_series(
         step,
     )
     if found is None:
-        for figure in ("availability", "restarts"):
-            steps.notes[figure] = "not measured (see Data gaps)"
+        steps.notes["availability"] = "not measured (see Data gaps)"
         return None
     rows = series.by_figure(found)
     steps.successful = series.by_step(rows.get("successful", []), step)
     steps.total = series.by_step(rows.get("total", []), step)
-    steps.restarts = series.by_step(rows.get("restarts", []), step)
     return found
 
 
@@ -694,7 +711,7 @@ async def collect_metrics(
 
     async with asyncio.TaskGroup() as group:
         availability = group.create_task(_availability(run, scope, seconds))
-        restarts = group.create_task(_restarts(run, scope, seconds))
+        restarts = group.create_task(_restarts(run, scope, seconds, weeks, steps))
         resources = group.create_task(_resources(run, scope, seconds))
         throttling = group.create_task(_throttling(run, scope, seconds))
         hpas = group.create_task(scaling_then_replicas())
@@ -741,11 +758,11 @@ async def collect_metrics(
         latency_steps.result() if latency_steps else None,
     )
     if not aligned:
-        for figure in ("availability", "restarts", "requests", "errors", "latency p95"):
+        for figure in ("availability", "requests", "errors", "latency p95"):
             steps.notes[figure] = (
                 "the window does not start and end on whole minutes, so no step fits its weeks"
             )
-        for name in ("successful", "total", "restarts", "buckets", "requests", "errors"):
+        for name in ("successful", "total", "buckets", "requests", "errors"):
             setattr(steps, name, None)
     facts.weeks = series.fold_weeks(
         weeks,

@@ -448,25 +448,40 @@ def _step_range(step: int) -> str:
 
 
 def scope_series(scope: Scope, step: int) -> str:
-    """Per step [t, t + step): successful and total scrapes of `up`, and container restarts.
+    """Per step [t, t + step): successful and total scrapes of `up`.
 
-    Restarts are the counter's value at the step's end minus its last value before the step
-    (looked for up to an hour back, so a short scrape gap loses nothing): exact counts, where
-    `increase()` over one step would extrapolate. A counter that fell (a pod recreated under
-    its name) counts its value, restarts since it started from 0; a counter seen for the first
-    time is its baseline, as for `increase()`.
+    Restarts are counted per week instead (`restarts_by_week`): per step they need a join of
+    every container at every step, which passes Prometheus' 2-minute limit at 10,000 pods.
     """
     up = f"up{scope.matchers()}"
-    counter = f"kube_pod_container_status_restarts_total{scope.matchers()}"
-    now = f"max by ({_BY_CONTAINER}) ({counter} offset 1ms)"
-    before = f"max by ({_BY_CONTAINER}) (last_over_time({counter}[1h] offset {step * 1000 + 1}ms))"
     return labelled(
         {
             "successful": f"sum(sum_over_time({up}{_step_range(step)}))",
             "total": f"sum(count_over_time({up}{_step_range(step)}))",
-            "restarts": f"sum(({now} - {before}) >= 0 or ({now} and {before}))",
         }
     )
+
+
+def restarts_by_week(scope: Scope, end: float, weeks: Iterable[tuple[float, float]]) -> str:
+    """Restarts in each week [start, end) (Unix seconds), evaluated at the window's `end`, each
+    row labelled `week` with its index: per container the window's own `restarts` figure
+    (`increase`, rounded), so the weeks add up to the window. The last week keeps the sample at
+    the window's end, as the window's query does; a week's range otherwise stops 1 ms short of
+    the next, so a sample counts in one week only."""
+    terms = []
+    for index, (start, stop) in enumerate(weeks):
+        last = round(stop * 1000) >= round(end * 1000)
+        short = 0 if last else 1
+        length = round((stop - start) * 1000) - short
+        offset = round((end - stop) * 1000) + short
+        selector = f"kube_pod_container_status_restarts_total{scope.matchers()}[{length}ms]"
+        if offset:
+            selector += f" offset {offset}ms"
+        terms.append(
+            f"label_replace(sum(round(max by ({_BY_CONTAINER}) (increase({selector})))), "
+            f'"week", "{index}", "", "")'
+        )
+    return " or ".join(terms)
 
 
 def hpa_replica_series(scope: Scope, names: Iterable[str], step: int) -> str:

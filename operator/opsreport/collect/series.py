@@ -5,6 +5,7 @@ A range query runs from `start + step` to `end`; its point at T stands for the s
 Monday 00:00 in the schedule's time zone, cut to the window; the series' step puts every week
 boundary on its grid, so a step is never split between two weeks. Sums by week are of steps, so
 they never need a query per week: the query count does not depend on the window's length.
+Restarts are the exception: one instant query holds a term per week (queries.restarts_by_week).
 """
 
 from __future__ import annotations
@@ -163,13 +164,14 @@ def replica_series(
 
 @dataclass
 class StepFacts:
-    """What the range queries returned, by step start; None: the query was not sent or failed
-    (a DataGap says why), or the figure is not configured."""
+    """What the range queries returned, by step start, and the restarts query's weeks (by the
+    week's index; None: no counter in scope in the week); None: the query was not sent or
+    failed (a DataGap says why), or the figure is not configured."""
 
     step: int = 60
     successful: ByStep | None = None
     total: ByStep | None = None
-    restarts: ByStep | None = None
+    weekly_restarts: list[int | None] | None = None
     buckets: dict[int, dict[float, float]] | None = None
     requests: ByStep | None = None
     errors: ByStep | None = None
@@ -192,7 +194,7 @@ def fold_weeks(
     traffic: bool,
 ) -> list[Week]:
     weeks = []
-    for span in spans:
+    for index, span in enumerate(spans):
         lo, hi = round(span.start.timestamp()), round(span.end.timestamp())
         week = Week(
             start=span.start,
@@ -217,11 +219,9 @@ def fold_weeks(
                 missing("availability", "no scrape of `up` in scope in the week")
         else:
             missing("availability", "not measured (see Data gaps)")
-        if steps.restarts is not None:
-            found = _in(steps.restarts, lo, hi)
-            if found:
-                week.restarts = round(sum(found))
-            else:
+        if steps.weekly_restarts is not None:
+            week.restarts = steps.weekly_restarts[index]
+            if week.restarts is None:
                 missing("restarts", "no restart counter in scope in the week")
         else:
             missing("restarts", "not measured (see Data gaps)")

@@ -7,11 +7,10 @@ for the schedule (a day folder for an hourly report) loses nothing. Retention de
 that match this schedule's own template, under its own prefix.
 
 boto3 is blocking; each delivery runs it in one worker thread (`asyncio.to_thread`). It is chosen
-over aiobotocore because it is already pinned beside kubernetes_asyncio with a clean `pip check`,
-while aiobotocore pins botocore to a narrow range and shares aiohttp with kubernetes_asyncio, a
-second pin to keep in step. A report makes a handful of calls, so a thread costs nothing that
-matters. boto3 gives the default credential chain (environment, web identity for IRSA, container
-and instance roles) when no Secret is named.
+over aiobotocore because aiobotocore pins botocore to a narrow range and shares aiohttp with
+kopf, a second pin to keep in step. A report makes a handful of calls, so a thread costs nothing
+that matters. boto3 gives the default credential chain (environment, web identity for IRSA,
+container and instance roles) when no Secret is named.
 """
 
 from __future__ import annotations

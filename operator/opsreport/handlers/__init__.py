@@ -1,5 +1,5 @@
 """The only kopf importers. Importing this package registers every handler."""
 
-from opsreport.handlers import schedules, startup
+from opsreport.handlers import login, schedules, startup
 
-__all__ = ["schedules", "startup"]
+__all__ = ["login", "schedules", "startup"]

@@ -11,7 +11,8 @@ import kopf
 from opsreport import api
 from opsreport.checks import SpecChecks
 from opsreport.config import OperatorConfig
-from opsreport.kube import KubeApi, load_api_client
+from opsreport.kube import connect
+from opsreport.kubeauth import KubeAuthError
 from opsreport.metrics import OperatorMetrics
 from opsreport.render.environment import warm
 from opsreport.scheduling import system_clock
@@ -19,7 +20,9 @@ from opsreport.service import Operator
 
 
 @kopf.on.startup()
-async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+async def configure(
+    settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logger, **_: Any
+) -> None:
     config = OperatorConfig.from_env()
     # Our own prefixes, so kopf's bookkeeping is recognisably ours.
     settings.persistence.finalizer = f"{api.GROUP}/finalizer"
@@ -44,9 +47,12 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
                 f"cannot serve metrics on port {config.metrics_port}: {error}"
             ) from None
     metrics.slots.set(config.max_concurrent_reports)
-    kube = KubeApi(
-        await load_api_client(config.kubeconfig), on_response=metrics.observe_api_request
-    )
+    try:
+        kube = await connect(config.kubeconfig, on_response=metrics.observe_api_request)
+    except KubeAuthError as error:
+        # Missing or unusable credentials do not heal by waiting: stop, saying why.
+        raise kopf.PermanentError(f"cannot log in to the Kubernetes API: {error}") from None
+    logger.info("Kubernetes API at %s, credentials from %s", kube.source.server, kube.source.origin)
     memo.checks = SpecChecks(kube)
     # Compile the built-in templates once, here, rather than in the first report (~0.5-1 s).
     await asyncio.to_thread(warm)
