@@ -208,3 +208,23 @@ async def test_the_query_count_is_fixed(prometheus_tuesday: PrometheusServer) ->
         assert ranges[figure].start == WINDOW.start + timedelta(seconds=300)
     _, without_traffic = await collect(prometheus_tuesday, traffic=False)
     assert without_traffic == 28
+
+
+async def test_a_window_off_the_minute_still_has_its_weeks_restarts(
+    prometheus_tuesday: PrometheusServer,
+) -> None:
+    """A `run-now` window ends between whole minutes: no series step fits its weeks, so the
+    step figures are null with the reason; restarts come from the restarts query, not a step."""
+    window = Window(WINDOW.start + timedelta(seconds=7), WINDOW.end - timedelta(seconds=53))
+    facts, _ = await collect(prometheus_tuesday, window)
+    assert facts.restarts is not None
+    assert len(facts.weeks) == 2
+    assert sum(w.restarts or 0 for w in facts.weeks) == facts.restarts.total
+    assert all(w.restarts for w in facts.weeks)
+    for week in facts.weeks:
+        assert week.availability is None
+        assert any(
+            note.startswith("availability: the window does not start and end on whole minutes")
+            for note in week.notes
+        )
+        assert not any(note.startswith("restarts:") for note in week.notes)
