@@ -290,9 +290,7 @@ def _copy(text: object) -> str:
     return str(text).encode().decode()
 
 
-def _samples(
-    data: Mapping[str, Any], labels: Callable[[Mapping[str, str]], dict[str, str]] = dict
-) -> list[Sample]:
+def _samples(data: Mapping[str, Any], labels: _LabelStrings) -> list[Sample]:
     kind = data.get("resultType")
     result = data.get("result")
     try:
@@ -313,9 +311,7 @@ def _samples(
     )
 
 
-def _series(
-    data: Mapping[str, Any], labels: Callable[[Mapping[str, str]], dict[str, str]] = dict
-) -> list[Series]:
+def _series(data: Mapping[str, Any], labels: _LabelStrings) -> list[Series]:
     if data.get("resultType") != "matrix" or not isinstance(data.get("result"), list):
         raise PrometheusError(
             f"unexpected result type {data.get('resultType')!r} for a range", "malformed"
