@@ -101,15 +101,18 @@ def test_series_queries_select_one_step_each_and_escape_names() -> None:
     assert "increase(h_bucket{" in traffic
 
 
-def test_restarts_by_week_gives_each_sample_to_one_week_and_the_last_the_window_end() -> None:
+def test_restarts_by_week_measures_each_week_from_the_value_at_its_start() -> None:
     scope = queries.Scope(("shop",))
     end = 1_000_000.0
     expr = queries.restarts_by_week(scope, end, [(end - 7200, end - 3600.5), (end - 3600.5, end)])
-    first, last = expr.split(" or ")
-    # [end - 7200 s, end - 3600.5 s - 1 ms], then [end - 3600.5 s, end]: both ends included.
-    assert "[3599499ms] offset 3600501ms" in first
-    assert '"week", "0"' in first
-    assert "[3600500ms])" in last
-    assert "offset" not in last
+    first, last = expr.split('"week", "0", "", "") or ')
+    # Week 0 is (end - 7200 s, end - 3600.5 s]: its highest value over that span, less the value
+    # at its start; week 1 starts where week 0 ends, so a restart counts in one week only.
+    assert "max_over_time({" in first
+    assert "[3599500ms] offset 3600500ms" in first
+    assert "} offset 7200s)" in first
     assert '"week", "1"' in last
-    assert "max by (namespace, pod, container) (increase(" in last
+    assert "[3600500ms])" in last
+    assert "} offset 3600500ms)" in last
+    assert "max by (namespace, pod, container, uid)" in last
+    assert "increase(" not in expr  # no extrapolation: exact on every engine

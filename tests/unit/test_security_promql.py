@@ -58,7 +58,8 @@ def test_every_query_keeps_its_shape_whatever_the_namespace(namespace: str) -> N
     """The query built for a hostile namespace is the query for a plain one, but for the literal."""
     scope = queries.Scope((namespace,))
     plain = queries.Scope(("plain",))
-    literal = scope.matchers()
+    # The namespace matcher alone: some selectors carry more matchers after it.
+    literal = scope.matchers()[1:-1]
     for build in (
         queries.restarts,
         queries.availability_successful,
@@ -67,5 +68,5 @@ def test_every_query_keeps_its_shape_whatever_the_namespace(namespace: str) -> N
         queries.replicaset_owners,
     ):
         assert build(scope, 3600).replace(literal, "@") == build(plain, 3600).replace(
-            plain.matchers(), "@"
+            plain.matchers()[1:-1], "@"
         )

@@ -226,24 +226,28 @@ async def _restarts(
 # ------------------------------------------------------------------ resources
 
 
+# kube-state-metrics before 2.8 writes an owner-less object's owner as "<none>"; from 2.8 the
+# labels are empty, which Prometheus stores as absent.
+_NO_OWNER = ("", "<none>")
+
+
 def _owner_map(rows: list[Sample]) -> Owners:
-    """(namespace, pod) -> (workload kind, workload name), resolving ReplicaSets to Deployments."""
-    replicasets = {
-        (s.labels.get("namespace", ""), s.labels.get("replicaset", "")): (
-            s.labels.get("owner_kind", ""),
-            s.labels.get("owner_name", ""),
-        )
-        for s in rows
-        if s.labels.get("replicaset") and s.labels.get("owner_kind") not in (None, "", "<none>")
-    }
-    owners: Owners = {}
+    """(namespace, pod) -> (workload kind, workload name): a ReplicaSet resolves to what owns
+    it (a Deployment, an Argo Rollout), a Job to its CronJob; an owner-less one stays itself."""
+    by_figure: dict[str, dict[tuple[str, str], tuple[str, str]]] = defaultdict(dict)
+    child_label = {"pod": "pod", "replicaset": "replicaset", "job": "job_name"}
     for sample in rows:
-        namespace, pod = sample.labels.get("namespace", ""), sample.labels.get("pod", "")
-        kind, name = sample.labels.get("owner_kind", ""), sample.labels.get("owner_name", "")
-        if not pod or kind in ("", "<none>"):
-            continue
-        if kind == "ReplicaSet":
-            kind, name = replicasets.get((namespace, name), (kind, name))
+        labels = sample.labels
+        figure = labels.get("figure", "")
+        kind, name = labels.get("owner_kind", ""), labels.get("owner_name", "")
+        child = labels.get(child_label.get(figure, ""), "")
+        if child and kind not in _NO_OWNER:
+            by_figure[figure][(labels.get("namespace", ""), child)] = (kind, name)
+    parents = {"ReplicaSet": by_figure["replicaset"], "Job": by_figure["job"]}
+    owners: Owners = {}
+    for (namespace, pod), (kind, name) in by_figure["pod"].items():
+        if kind in parents:
+            kind, name = parents[kind].get((namespace, name), (kind, name))
         owners[(namespace, pod)] = (kind, name)
     return owners
 
@@ -328,7 +332,11 @@ async def _resources(
     owners = _owner_map(results.pop("owners"))
     workloads = _fold(results, owners)
     if not workloads:
-        run.gap("resources", "no container CPU or memory series (cAdvisor) in scope")
+        run.gap(
+            "resources",
+            "no container CPU or memory series with namespace, pod and container labels in scope"
+            " (the kubelet's cAdvisor or resource endpoint; a standalone cAdvisor writes none)",
+        )
     return workloads, owners
 
 
@@ -377,7 +385,7 @@ async def _scaling(
     results = await run.instant(
         "scaling",
         {
-            "scaling.rescales": queries.hpa_rescales(scope, seconds),
+            "scaling.rescales": queries.hpa_rescales(scope, seconds, step),
             "scaling.peakReplicas": queries.hpa_replicas(scope, seconds, "peak"),
             "scaling.minReplicas": queries.hpa_replicas(scope, seconds, "min"),
             "scaling.maxReplicas": queries.hpa_replicas(scope, seconds, "max"),
@@ -545,7 +553,7 @@ async def _previous(
     figures = {
         "availability": queries.availability_ratio(scope, seconds),
         "restarts": queries.restarts_total(scope, seconds),
-        "rescales": queries.hpa_rescales_total(scope, seconds),
+        "rescales": queries.hpa_rescales_total(scope, seconds, queries.history_step(seconds)),
     }
     if traffic is not None:
         for figure, expr in _traffic_queries(scope, seconds, traffic).items():

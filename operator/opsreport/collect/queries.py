@@ -48,18 +48,58 @@ def label_matcher(label: str, values: Iterable[str]) -> str:
     return f'{label}=~"{escape_string(alternatives)}"'
 
 
-def restarts(scope: Scope, window_seconds: int) -> str:
-    # max, not sum: two kube-state-metrics replicas must not double the count.
-    return (
-        f"round(max by ({_BY_CONTAINER}) (increase("
-        f"kube_pod_container_status_restarts_total{scope.matchers()}[{duration(window_seconds)}]"
-        ")))"
+# Containers and init containers (native sidecars among them) share one namespace of names in a
+# pod, so their series are read together and told apart by nothing.
+_RESTART_COUNTERS = (
+    '__name__=~"kube_pod_container_status_restarts_total'
+    '|kube_pod_init_container_status_restarts_total"'
+)
+_LAST_TERMINATED = (
+    '__name__=~"kube_pod_container_status_last_terminated_reason'
+    '|kube_pod_init_container_status_last_terminated_reason"'
+)
+# kube-state-metrics writes a pod's `uid` on its series: a pod deleted and recreated under the
+# same name (a StatefulSet's, an evicted one) is another pod whose restarts add up.
+_BY_POD_INSTANCE = f"{_BY_CONTAINER}, uid"
+
+
+def _milliseconds(value: int) -> str:
+    return duration(value // 1000) if value % 1000 == 0 else f"{value}ms"
+
+
+def _counter_delta(selector: str, by: str, length_ms: int, offset_ms: int = 0) -> str:
+    """How much a monotonic counter grew in the range of `length_ms` ending `offset_ms` before
+    the evaluation time: its highest value in the range less its value at the range's start.
+
+    Grouping `by` first merges what scrapes duplicate: two kube-state-metrics replicas (the same
+    value under two `instance` labels) and a restarted one (a new `instance` that goes on with
+    the value the old one had). `increase` per series would count either twice or once per
+    stretch. No extrapolation either, so the count is exact on every engine. A series born in
+    the range has no value at its start: its first value there stands in, given a second.
+    """
+    offset = f" offset {_milliseconds(offset_ms)}" if offset_ms else ""
+    span = f"[{_milliseconds(length_ms)}]{offset}"
+    at_start = f" offset {_milliseconds(offset_ms + length_ms)}"
+    highest = f"max by ({by}) (max_over_time({selector}{span}))"
+    before = f"max by ({by}) ({selector}{at_start})"
+    # One sample tells no growth: a series needs two, as `increase` does.
+    first = (
+        f"max by ({by}) (min_over_time({selector}{span})"
+        f" and count_over_time({selector}{span}) > 1)"
     )
+    return f"{highest} - ({before} or {first})"
+
+
+def restarts(scope: Scope, window_seconds: int) -> str:
+    """Restarts per container in the window, its pods of every `uid` added up."""
+    counters = scope.matchers(_RESTART_COUNTERS)
+    delta = _counter_delta(counters, _BY_POD_INSTANCE, window_seconds * 1000)
+    return f"sum by ({_BY_CONTAINER}) ({delta})"
 
 
 def last_terminated_reason(scope: Scope, window_seconds: int) -> str:
     """When each reason was last current, so the newest one per container can be chosen."""
-    selector = f"kube_pod_container_status_last_terminated_reason{scope.matchers()}"
+    selector = scope.matchers(_LAST_TERMINATED)
     return (
         f"max by ({_BY_CONTAINER}, reason) (last_over_time("
         f"timestamp({selector} == 1)[{duration(window_seconds)}:300s]))"
@@ -74,16 +114,33 @@ def availability_total(scope: Scope, window_seconds: int) -> str:
     return f"sum(count_over_time(up{scope.matchers()}[{duration(window_seconds)}]))"
 
 
+# cAdvisor's series carry the cgroup's `id`; the kubelet's /metrics/resource endpoint writes the
+# same names without it. Where both are scraped, cAdvisor's answer is taken and the other dropped
+# (`or`): added up, usage would count twice.
+_CADVISOR = 'id!=""'
+_RESOURCE_ENDPOINT = 'id=""'
+
+
 def _cpu_rate(scope: Scope) -> str:
-    # A restarted container gets a new cgroup `id` and so a new series: sum the instances. The
-    # kubelet's and cAdvisor's jobs may both scrape one instance: `max by id` drops the duplicate.
-    rate = f"rate(container_cpu_usage_seconds_total{scope.matchers(_CONTAINERS)}[5m])"
-    return f"sum by ({_BY_CONTAINER}) (max by ({_BY_CONTAINER}, id) ({rate}))"
+    """The 5-minute CPU rate per container.
+
+    cAdvisor: a restarted container gets a new cgroup `id` and so a new series: sum the
+    instances. Two jobs scraping one cgroup (the kubelet's and another's) share the `id`: `max
+    by id` drops the duplicate. The resource endpoint has one series per container, restarts
+    being counter resets, so `max` alone merges duplicate scrapes.
+    """
+    name = "container_cpu_usage_seconds_total"
+    cadvisor = f"rate({name}{scope.matchers(_CONTAINERS, _CADVISOR)}[5m])"
+    endpoint = f"rate({name}{scope.matchers(_CONTAINERS, _RESOURCE_ENDPOINT)}[5m])"
+    return (
+        f"sum by ({_BY_CONTAINER}) (max by ({_BY_CONTAINER}, id) ({cadvisor}))"
+        f" or max by ({_BY_CONTAINER}) ({endpoint})"
+    )
 
 
 def cpu_usage(scope: Scope, window_seconds: int, statistic: str) -> str:
     """`statistic` is avg, max or p95 of the 5-minute CPU rate, sampled every 5 minutes."""
-    subquery = f"{_cpu_rate(scope)}[{duration(window_seconds)}:300s]"
+    subquery = f"({_cpu_rate(scope)})[{duration(window_seconds)}:300s]"
     if statistic == "p95":
         inner = f"quantile_over_time(0.95, {subquery})"
     elif statistic in ("avg", "max"):
@@ -96,15 +153,19 @@ def cpu_usage(scope: Scope, window_seconds: int, statistic: str) -> str:
 def memory_usage(scope: Scope, window_seconds: int, statistic: str) -> str:
     if statistic not in ("avg", "max"):
         raise ValueError(f"unknown statistic {statistic!r}")
-    selector = f"container_memory_working_set_bytes{scope.matchers(_CONTAINERS)}"
     span = duration(window_seconds)
-    if statistic == "max":
-        return f"max by ({_BY_CONTAINER}) (max_over_time({selector}[{span}]))"
-    # The mean of every sample of every instance; duplicate jobs scale both sums alike.
-    return (
-        f"sum by ({_BY_CONTAINER}) (sum_over_time({selector}[{span}]))"
-        f" / sum by ({_BY_CONTAINER}) (count_over_time({selector}[{span}]))"
-    )
+    figures = []
+    for source in (_CADVISOR, _RESOURCE_ENDPOINT):
+        selector = f"container_memory_working_set_bytes{scope.matchers(_CONTAINERS, source)}"
+        if statistic == "max":
+            figures.append(f"max by ({_BY_CONTAINER}) (max_over_time({selector}[{span}]))")
+        else:
+            # The mean of every sample of every instance; duplicate jobs scale both sums alike.
+            figures.append(
+                f"sum by ({_BY_CONTAINER}) (sum_over_time({selector}[{span}]))"
+                f" / sum by ({_BY_CONTAINER}) (count_over_time({selector}[{span}]))"
+            )
+    return " or ".join(f"({figure})" for figure in figures)
 
 
 def resource_quantity(scope: Scope, window_seconds: int, kind: str) -> str:
@@ -122,7 +183,12 @@ def resource_quantity(scope: Scope, window_seconds: int, kind: str) -> str:
     live = (
         f"max by (namespace, pod) (max_over_time(kube_pod_status_phase{live_phase}[{span}])) == 1"
     )
-    quantity = f"kube_pod_container_resource_{kind}{scope.matchers(_CPU_OR_MEMORY)}"
+    # An init container's request counts as a container's: a native sidecar runs beside the
+    # others, and a plain init container runs first, with its own reservation.
+    names = (
+        f'__name__=~"kube_pod_container_resource_{kind}|kube_pod_init_container_resource_{kind}"'
+    )
+    quantity = scope.matchers(names, _CPU_OR_MEMORY)
     return (
         f"max by ({_BY_CONTAINER}, resource) (max_over_time({quantity}[{span}]))"
         f" * on (namespace, pod) group_left () ({live})"
@@ -147,10 +213,14 @@ _HPA = "kube_horizontalpodautoscaler"
 _BY_HPA = "namespace, horizontalpodautoscaler"
 
 
-def hpa_rescales(scope: Scope, window_seconds: int) -> str:
-    """How often current replicas changed in the window."""
-    series = f"{_HPA}_status_current_replicas{scope.matchers()}"
-    return f"max by ({_BY_HPA}) (changes({series}[{duration(window_seconds)}]))"
+def hpa_rescales(scope: Scope, window_seconds: int, step: int) -> str:
+    """How often current replicas changed in the window, read every `step`.
+
+    `changes` of the series merged first: per series, a restarted kube-state-metrics (a new
+    `instance`) would split the window in two and `max` would keep one half's changes only.
+    """
+    series = f"max by ({_BY_HPA}) ({_HPA}_status_current_replicas{scope.matchers()})"
+    return f"changes(({series})[{duration(window_seconds)}:{step}s])"
 
 
 def hpa_replicas(scope: Scope, window_seconds: int, which: str) -> str:
@@ -208,8 +278,8 @@ def restarts_total(scope: Scope, window_seconds: int) -> str:
     return f"sum({restarts(scope, window_seconds)})"
 
 
-def hpa_rescales_total(scope: Scope, window_seconds: int) -> str:
-    return f"sum({hpa_rescales(scope, window_seconds)})"
+def hpa_rescales_total(scope: Scope, window_seconds: int, step: int) -> str:
+    return f"sum({hpa_rescales(scope, window_seconds, step)})"
 
 
 # ------------------------------------------------------------------ HPA history
@@ -256,9 +326,10 @@ def deployment_seconds_unavailable(scope: Scope, window_seconds: int, step: int)
 
 
 def deployment_spec_changes(scope: Scope, window_seconds: int) -> str:
-    """How often the Deployment's spec changed: rollouts, and rescales (which edit replicas)."""
+    """How often the Deployment's spec changed (rollouts, and rescales, which edit replicas):
+    the growth of its generation, which only grows."""
     series = f"kube_deployment_metadata_generation{scope.matchers()}"
-    return f"max by ({_BY_DEPLOYMENT}) (changes({series}[{duration(window_seconds)}]))"
+    return _counter_delta(series, _BY_DEPLOYMENT, window_seconds * 1000)
 
 
 # ------------------------------------------------------------------ CPU throttling
@@ -396,11 +467,25 @@ def check_promql(query: str) -> None:
 
 
 def owners(scope: Scope, window_seconds: int) -> str:
-    """Pod -> owner and ReplicaSet -> Deployment in one query: rows with a `pod` label are pods'."""
-    names = '__name__=~"kube_pod_owner|kube_replicaset_owner"'
-    return (
-        "max by (namespace, pod, replicaset, owner_kind, owner_name) "
-        f"(max_over_time({scope.matchers(names)}[{duration(window_seconds)}]))"
+    """Pod -> owner, ReplicaSet -> owner and Job -> owner in one query, each row labelled
+    `figure` with its kind.
+
+    The metric tells the rows apart, not the labels present: behind `honorLabels`,
+    kube-prometheus-stack's kube-state-metrics target adds its own `pod` label to every series
+    that has none, `kube_replicaset_owner` included.
+    """
+    span = duration(window_seconds)
+
+    def owner_of(metric: str, by: str) -> str:
+        series = f"{metric}{scope.matchers()}"
+        return f"max by ({by}, owner_kind, owner_name) (max_over_time({series}[{span}]))"
+
+    return labelled(
+        {
+            "pod": owner_of("kube_pod_owner", "namespace, pod"),
+            "replicaset": owner_of("kube_replicaset_owner", "namespace, replicaset"),
+            "job": owner_of("kube_job_owner", "namespace, job_name"),
+        }
     )
 
 
@@ -463,24 +548,16 @@ def scope_series(scope: Scope, step: int) -> str:
 
 
 def restarts_by_week(scope: Scope, end: float, weeks: Iterable[tuple[float, float]]) -> str:
-    """Restarts in each week [start, end) (Unix seconds), evaluated at the window's `end`, each
-    row labelled `week` with its index: per container the window's own `restarts` figure
-    (`increase`, rounded), so the weeks add up to the window. The last week keeps the sample at
-    the window's end, as the window's query does; a week's range otherwise stops 1 ms short of
-    the next, so a sample counts in one week only."""
+    """Restarts in each week (start, end] (Unix seconds), evaluated at the window's `end`, each
+    row labelled `week` with its index. Each week is the window's own `restarts` figure over
+    its span: growth past the value at the week's start, so the weeks add up to the window."""
+    counters = scope.matchers(_RESTART_COUNTERS)
     terms = []
     for index, (start, stop) in enumerate(weeks):
-        last = round(stop * 1000) >= round(end * 1000)
-        short = 0 if last else 1
-        length = round((stop - start) * 1000) - short
-        offset = round((end - stop) * 1000) + short
-        selector = f"kube_pod_container_status_restarts_total{scope.matchers()}[{length}ms]"
-        if offset:
-            selector += f" offset {offset}ms"
-        terms.append(
-            f"label_replace(sum(round(max by ({_BY_CONTAINER}) (increase({selector})))), "
-            f'"week", "{index}", "", "")'
-        )
+        length = round((stop - start) * 1000)
+        offset = round((end - stop) * 1000)
+        delta = _counter_delta(counters, _BY_POD_INSTANCE, length, offset)
+        terms.append(f'label_replace(sum({delta}), "week", "{index}", "", "")')
     return " or ".join(terms)
 
 
