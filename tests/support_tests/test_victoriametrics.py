@@ -77,7 +77,7 @@ def _value(url: str, expr: str) -> float | None:
 # - restarts_total is 4 throughout its 3 samples: Prometheus 0; VictoriaMetrics, with no sample
 #   before the series, counts its first value as an increase from 0: 4.
 # - timestamp() proves the seconds became milliseconds: the sample at T0 is at T0.
-EXPECTED = {
+EXPECTED: dict[str, dict[str, float]] = {
     "increase(jobs_done_total[270s])": {"prometheus": 4.5, "victoriametrics": 5.0},
     "count_over_time(jobs_done_total[600s])": {"prometheus": 11.0, "victoriametrics": 10.0},
     "increase(restarts_total[10m])": {"prometheus": 0.0, "victoriametrics": 4.0},
