@@ -19,6 +19,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 	./scripts/ensure-prometheus.sh
+	./scripts/ensure-victoria-metrics.sh
 
 ## Run the operator on the local stack and show a real report.
 demo: install

@@ -22,12 +22,24 @@ from tests.integration.conftest import (  # noqa: F401  (fixtures shared with th
     prometheus,
     scenario,
 )
+from tests.support.engines import engine_available
 from tests.support.kube_emulator import KubeApiServer
 from tests.support.prometheus import PrometheusServer
 from tests.support.slowproxy import SlowProxy
 from tests.support.stack import GROUP_VERSION
 
 MINUTE = timedelta(minutes=1)
+
+
+@pytest.fixture(scope="session")
+def engine() -> str:
+    """Prometheus only: these tests are about a failing or slow engine, not about its figures,
+    which the integration tests check on every engine."""
+    if not engine_available("prometheus"):
+        pytest.skip("prometheus/promtool are not installed (make install)")
+    return "prometheus"
+
+
 # Every section of the scenario is measurable here, so a healthy run is Succeeded, not Degraded.
 NAMESPACE = "payments"
 

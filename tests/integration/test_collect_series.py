@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -19,8 +18,8 @@ from opsreport.collect.prometheus import PrometheusClient, PrometheusSettings
 from opsreport.model.report import Point
 from opsreport.model.spec import TrafficSpec
 from opsreport.scheduling import Window
-from tests.integration.conftest import SCOPE
-from tests.support.prometheus import PrometheusServer, blocks_for, prometheus_available
+from tests.integration.conftest import SCOPE, blocks_cache
+from tests.support.engines import EngineServer, serve_history
 from tests.support.scenario import Scenario, SeriesSummary
 
 TUESDAY = datetime(2026, 11, 24, 12, tzinfo=UTC)
@@ -37,13 +36,12 @@ def tuesday() -> Scenario:
 
 @pytest.fixture(scope="module")
 def prometheus_tuesday(
-    tuesday: Scenario, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[PrometheusServer]:
-    if not prometheus_available():
-        pytest.skip("prometheus/promtool are not installed (make install)")
-    cache = getattr(request.config, "cache", None)
-    cache_dir = Path(cache.mkdir("opsreport-blocks")) if cache else tmp_path_factory.mktemp("b")
-    with PrometheusServer(blocks_for(tuesday, cache_dir)) as server:
+    engine: str,
+    tuesday: Scenario,
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[EngineServer]:
+    with serve_history(engine, tuesday, blocks_cache(request, tmp_path_factory)) as server:
         yield server
 
 
@@ -51,7 +49,7 @@ _COLLECTED: dict[tuple[str, Window, bool], tuple[MetricFacts, int]] = {}
 
 
 async def collect(
-    prometheus: PrometheusServer, window: Window = WINDOW, traffic: bool = True
+    prometheus: EngineServer, window: Window = WINDOW, traffic: bool = True
 ) -> tuple[MetricFacts, int]:
     key = (prometheus.url, window, traffic)
     if key not in _COLLECTED:
@@ -97,7 +95,7 @@ def approx(values: Mapping[int, float]) -> object:
 
 
 async def test_the_window_has_two_partial_weeks_split_at_monday_midnight_in_berlin(
-    prometheus_tuesday: PrometheusServer, want: SeriesSummary
+    prometheus_tuesday: EngineServer, want: SeriesSummary
 ) -> None:
     facts, _ = await collect(prometheus_tuesday)
     assert facts.series.step_seconds == 300
@@ -112,7 +110,7 @@ async def test_the_window_has_two_partial_weeks_split_at_monday_midnight_in_berl
 
 
 async def test_week_figures_match_the_samples(
-    prometheus_tuesday: PrometheusServer, want: SeriesSummary
+    prometheus_tuesday: EngineServer, want: SeriesSummary
 ) -> None:
     facts, _ = await collect(prometheus_tuesday)
     for week, expected in zip(facts.weeks, want.weeks, strict=True):
@@ -140,7 +138,7 @@ async def test_week_figures_match_the_samples(
     assert all(w.restarts and w.incidents and w.requests for w in facts.weeks)
 
 
-async def test_weeks_add_up_to_the_window(prometheus_tuesday: PrometheusServer) -> None:
+async def test_weeks_add_up_to_the_window(prometheus_tuesday: EngineServer) -> None:
     """Restarts are rounded per container and week as for the window, so the weeks give its
     total; scrapes differ by the samples at the window's end, which the window's instant query
     also takes."""
@@ -153,7 +151,7 @@ async def test_weeks_add_up_to_the_window(prometheus_tuesday: PrometheusServer) 
 
 
 async def test_availability_per_step_and_the_scrape_gap(
-    prometheus_tuesday: PrometheusServer, tuesday: Scenario, want: SeriesSummary
+    prometheus_tuesday: EngineServer, tuesday: Scenario, want: SeriesSummary
 ) -> None:
     facts, _ = await collect(prometheus_tuesday)
     assert facts.series.availability is not None
@@ -168,7 +166,7 @@ async def test_availability_per_step_and_the_scrape_gap(
 
 
 async def test_replicas_per_step_include_an_autoscaler_that_never_rescales(
-    prometheus_tuesday: PrometheusServer, want: SeriesSummary
+    prometheus_tuesday: EngineServer, want: SeriesSummary
 ) -> None:
     facts, _ = await collect(prometheus_tuesday)
     replicas = facts.series.replicas
@@ -184,15 +182,13 @@ async def test_replicas_per_step_include_an_autoscaler_that_never_rescales(
     assert replicas[1].current == [(WINDOW.start, 2.0)]  # one point: flat all window
 
 
-async def test_latency_p95_per_step(
-    prometheus_tuesday: PrometheusServer, want: SeriesSummary
-) -> None:
+async def test_latency_p95_per_step(prometheus_tuesday: EngineServer, want: SeriesSummary) -> None:
     facts, _ = await collect(prometheus_tuesday)
     assert facts.series.latency_p95 is not None
     assert expand(facts.series.latency_p95, want.steps) == approx(want.latency_p95)
 
 
-async def test_the_query_count_is_fixed(prometheus_tuesday: PrometheusServer) -> None:
+async def test_the_query_count_is_fixed(prometheus_tuesday: EngineServer) -> None:
     facts, sent = await collect(prometheus_tuesday)
     assert sent == len(facts.queries) == 30
     ranges = {q.figure: q for q in facts.queries if q.start is not None}
@@ -211,7 +207,7 @@ async def test_the_query_count_is_fixed(prometheus_tuesday: PrometheusServer) ->
 
 
 async def test_a_window_off_the_minute_still_has_its_weeks_restarts(
-    prometheus_tuesday: PrometheusServer,
+    prometheus_tuesday: EngineServer,
 ) -> None:
     """A `run-now` window ends between whole minutes: no series step fits its weeks, so the
     step figures are null with the reason; restarts come from the restarts query, not a step."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 from collections import defaultdict
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -19,8 +18,8 @@ from opsreport.collect import queries
 from opsreport.collect.metrics import MetricFacts, collect_metrics
 from opsreport.collect.prometheus import PrometheusClient, PrometheusSettings
 from opsreport.scheduling import Window
-from tests.integration.conftest import SCOPE
-from tests.support.prometheus import PrometheusServer, blocks_for, prometheus_available
+from tests.integration.conftest import SCOPE, blocks_cache
+from tests.support.engines import EngineServer, serve_history
 from tests.support.scenario import Expected, Scenario
 
 JOBS = ("kubelet", "cadvisor")
@@ -28,24 +27,23 @@ JOBS = ("kubelet", "cadvisor")
 
 @pytest.fixture(scope="module")
 def twice_scraped(
-    scenario: Scenario, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[PrometheusServer]:
-    if not prometheus_available():
-        pytest.skip("prometheus/promtool are not installed (make install)")
+    engine: str,
+    scenario: Scenario,
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[EngineServer]:
     doubled = dataclasses.replace(scenario, cadvisor_jobs=JOBS)
-    cache = getattr(request.config, "cache", None)
-    cache_dir = Path(cache.mkdir("opsreport-blocks")) if cache else tmp_path_factory.mktemp("b")
-    with PrometheusServer(blocks_for(doubled, cache_dir)) as server:
+    with serve_history(engine, doubled, blocks_cache(request, tmp_path_factory)) as server:
         yield server
 
 
-async def _collect(server: PrometheusServer, window: Window) -> MetricFacts:
+async def _collect(server: EngineServer, window: Window) -> MetricFacts:
     async with PrometheusClient(PrometheusSettings(url=server.url)) as client:
         return await collect_metrics(client, queries.Scope(SCOPE), window)
 
 
 def _vector(
-    server: PrometheusServer,
+    server: EngineServer,
     query: str,
     window: Window,
     by: tuple[str, ...] = ("namespace", "pod", "container"),
@@ -61,7 +59,7 @@ def _vector(
 
 
 def test_both_jobs_are_there_and_a_naive_sum_doubles(
-    twice_scraped: PrometheusServer, prometheus: PrometheusServer, window: Window
+    twice_scraped: EngineServer, prometheus: EngineServer, window: Window
 ) -> None:
     """The premise: without de-duplication, usage would be counted twice."""
     jobs = _vector(
@@ -75,7 +73,7 @@ def test_both_jobs_are_there_and_a_naive_sum_doubles(
 
 
 async def test_usage_and_throttling_are_counted_once(
-    twice_scraped: PrometheusServer, prometheus: PrometheusServer, window: Window
+    twice_scraped: EngineServer, prometheus: EngineServer, window: Window
 ) -> None:
     once, twice = await _collect(prometheus, window), await _collect(twice_scraped, window)
     assert not twice.gaps
@@ -84,7 +82,7 @@ async def test_usage_and_throttling_are_counted_once(
 
 
 def test_throttling_counters_match_the_scenario(
-    twice_scraped: PrometheusServer, window: Window, scenario: Scenario
+    twice_scraped: EngineServer, window: Window, scenario: Scenario
 ) -> None:
     """The CFS period counts themselves, not only their ratio, which doubling would not change."""
     expected: Expected = scenario.expected(window.start, window.end, set(SCOPE))

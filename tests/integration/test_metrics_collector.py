@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections import defaultdict
+from datetime import timedelta
 from statistics import fmean
 
 import pytest
@@ -69,9 +70,13 @@ async def test_restarts_by_reason_group_by_last_reason(
 
 
 async def test_availability_is_the_share_of_successful_scrapes(
-    prometheus: PrometheusServer, window: Window, expected: Expected
+    prometheus: PrometheusServer, window: Window, expected: Expected, scenario: Scenario
 ) -> None:
     facts, _ = await collect(prometheus, window)
+    if getattr(prometheus, "kind", "") == "victoriametrics":
+        # Its ranges are left-open, (start, end], and the samples are on whole seconds: so
+        # [start + 1 s, end] in the scenario's closed terms (8 samples fewer on the demo).
+        expected = scenario.expected(window.start + timedelta(seconds=1), window.end, set(SCOPE))
     assert expected.availability_ratio is not None
     assert facts.availability.successful_scrapes == expected.up_ones
     assert facts.availability.total_scrapes == expected.up_samples
@@ -238,6 +243,11 @@ async def test_a_query_past_its_timeout_is_not_retried(prometheus: PrometheusSer
     while still selecting series), or, on a loaded machine, the client's own wait runs out."""
     # Prometheus looks at the deadline between steps of the outer expression only: without the
     # `sum` an instant query's one step ends after the whole subquery, and succeeds.
+    if getattr(prometheus, "kind", "") == "victoriametrics":
+        pytest.skip(
+            "VictoriaMetrics refuses this subquery outright (173,103 points > its 30,000 limit) and"
+            " answers the largest it accepts within 0.05 s: no server timeout to provoke"
+        )
     expensive = "sum(max_over_time(rate(container_cpu_usage_seconds_total[5m])[2d:1s]))"
     settings = PrometheusSettings(url="", timeout_seconds=0.05, retries=2, backoff_seconds=0.01)
     with SlowProxy(prometheus.url) as proxy:

@@ -35,6 +35,13 @@ class Clock:
         return self.now
 
 
+@pytest.fixture(scope="session")
+def engine() -> str:
+    """Prometheus only: these tests are about the run service (and create schedules by fixed
+    names in the shared API server), not about the engine's figures."""
+    return "prometheus"
+
+
 @pytest.fixture
 def proxy(prometheus: PrometheusServer) -> Iterator[SlowProxy]:
     with SlowProxy(prometheus.url) as running:

@@ -140,6 +140,9 @@ class PrometheusServer:
     ...     prom.query("up", time=end)
     """
 
+    # What tests.support.engines.EngineServer asks of every engine.
+    kind = "prometheus"
+
     def __init__(
         self,
         blocks_dir: Path | None = None,
