@@ -44,8 +44,10 @@ schema: $(STAMP)
 	$(BIN)/python -m opsreport.schema > schemas/report-v1.schema.json
 
 ## Rewrite the golden files from the current templates; review the diff before committing.
-golden: $(STAMP)
-	UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q tests/unit/test_render_golden.py
+## The collected ones (tests/golden/collected/) run the real Prometheus and collector.
+golden: install
+	UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q tests/unit/test_render_golden.py \
+		tests/integration/test_golden_collected.py
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache

@@ -21,6 +21,7 @@ from opsreport.collect.prometheus import (
 )
 from opsreport.deliver.base import OutputResult, ReportIdentity, ScheduleIdentity, Sink
 from opsreport.kube import KubeApi
+from opsreport.model import figures
 from opsreport.model.assessment import assess
 from opsreport.model.report import (
     DataGap,
@@ -185,25 +186,25 @@ def _workloads(cluster: ClusterFacts, metrics: MetricFacts) -> list[WorkloadStat
 
 
 def _current_values(report: ReportData) -> dict[str, float | None]:
-    """This window's headline figures, by the names judge.HEADLINES gives them."""
+    """This window's headline figures, by the names model.figures gives them."""
     values: dict[str, float | None] = {
-        "availability.percent": report.availability.percent,
-        "restarts.total": report.restarts.total,
-        "scaling.rescales": report.scaling.rescales,
+        figures.AVAILABILITY: report.availability.percent,
+        figures.RESTARTS: report.restarts.total,
+        figures.RESCALES: report.scaling.rescales,
     }
-    for name, found in (("incidents", report.incidents), ("alerts", report.alerts)):
-        seconds = "downtimeSeconds" if name == "incidents" else "firingSeconds"
-        values[f"{name}.count"] = None if found is None else len(found)
-        values[f"{name}.{seconds}"] = (
-            None if found is None else sum(item.duration_seconds for item in found)
-        )
+    for count, seconds, found in (
+        (figures.INCIDENTS, figures.DOWNTIME_SECONDS, report.incidents),
+        (figures.ALERTS, figures.ALERT_SECONDS, report.alerts),
+    ):
+        values[count] = None if found is None else len(found)
+        values[seconds] = None if found is None else sum(item.duration_seconds for item in found)
     if report.traffic is not None:
         traffic = report.traffic
-        values["traffic.latency.p50"] = traffic.latency.p50
-        values["traffic.latency.p95"] = traffic.latency.p95
-        values["traffic.latency.p99"] = traffic.latency.p99
-        values["traffic.errorRatio"] = traffic.error_ratio
-        values["traffic.requestsPerSecond"] = traffic.requests_per_second
+        values[figures.LATENCY_P50] = traffic.latency.p50
+        values[figures.LATENCY_P95] = traffic.latency.p95
+        values[figures.LATENCY_P99] = traffic.latency.p99
+        values[figures.ERROR_RATIO] = traffic.error_ratio
+        values[figures.REQUESTS_PER_SECOND] = traffic.requests_per_second
     return values
 
 

@@ -10,6 +10,7 @@ import math
 from datetime import UTC, datetime, timedelta
 
 from opsreport.collect import series
+from opsreport.model import figures
 from opsreport.model.assessment import assess
 from opsreport.model.report import (
     Alert,
@@ -475,8 +476,9 @@ def full_report() -> ReportData:
             ),
         ],
         trends=[
-            Trend(figure="restarts", current=5, previous=2, direction="up", verdict="worse"),
-            Trend(figure="rescales", current=4, previous=4, direction="flat"),
+            # The collector's own names (model.figures), so a rename cannot pass unseen here.
+            Trend(figure=figures.RESTARTS, current=5, previous=2, direction="up", verdict="worse"),
+            Trend(figure=figures.RESCALES, current=4, previous=4, direction="flat"),
         ],
         series=_series(),
         weeks=_weeks(),

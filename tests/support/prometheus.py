@@ -46,7 +46,8 @@ def prometheus_available() -> bool:
 def backfill(openmetrics_path: Path, blocks_dir: Path) -> None:
     """Turn an OpenMetrics file into TSDB blocks in `blocks_dir`.
 
-    168h blocks make promtool read the file once per week of data instead of once per 2h.
+    promtool reads the whole file once per block: 1536h (64-day) blocks read two months of
+    history (the monthly golden's) in at most two passes, 19 s instead of 72 s with weekly blocks.
     """
     blocks_dir.mkdir(parents=True, exist_ok=True)
     proc = subprocess.run(
@@ -56,7 +57,7 @@ def backfill(openmetrics_path: Path, blocks_dir: Path) -> None:
             "create-blocks-from",
             "openmetrics",
             "-q",
-            "--max-block-duration=168h",
+            "--max-block-duration=1536h",
             str(openmetrics_path),
             str(blocks_dir),
         ],

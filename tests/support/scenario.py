@@ -859,7 +859,15 @@ class Scenario:
     # ---------------------------------------------------------------- construction
 
     @classmethod
-    def demo(cls, end: datetime, *, seed: int = 1, extend_seconds: int = 0) -> Scenario:
+    def demo(
+        cls,
+        end: datetime,
+        *,
+        seed: int = 1,
+        extend_seconds: int = 0,
+        history_seconds: int = 2 * DAY,
+        step_seconds: int = 60,
+    ) -> Scenario:
         """~17 live pods in shop, payments and kube-system, with the stories a report tells.
 
         - shop/checkout (Deployment, HPA 2..6): rescales 4 times the previous day and 7
@@ -873,8 +881,18 @@ class Scenario:
           Completed/0 the last day; a 6 min dip the previous day.
         - kube-system: coredns with an Error restart, kube-proxy DaemonSet; out of scope
           for shop/payments reports.
+
+        A longer `history_seconds` (e.g. two months at a 300 s step, for a monthly report and
+        its previous month) adds quiet history before the same story: the long-lived pods
+        exist from before its start; nothing else happens there.
         """
-        return dataclasses.replace(_build_demo(_ts(end), seed), extend_seconds=extend_seconds)
+        demo = _build_demo(_ts(end), seed, history_seconds)
+        return dataclasses.replace(
+            demo,
+            extend_seconds=extend_seconds,
+            history_seconds=history_seconds,
+            step_seconds=step_seconds,
+        )
 
     @classmethod
     def scaled(
@@ -3033,9 +3051,9 @@ def _crash_loop(
     return [Restart(t, container, "Error", 1, b) for t, b in zip(times, backoffs, strict=True)]
 
 
-def _build_demo(end: int, seed: int) -> Scenario:
+def _build_demo(end: int, seed: int, history: int = 2 * DAY) -> Scenario:
     b = _Builder(seed, nodes=3)
-    long_ago = end - 9 * DAY
+    long_ago = end - max(9 * DAY, history + DAY)  # before the history, however long
 
     checkout = b.workload(
         "shop",

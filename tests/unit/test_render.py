@@ -9,7 +9,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from opsreport.collect import series
+from opsreport.collect import judge, series
+from opsreport.model.figures import HEADLINES
 from opsreport.model.report import Availability, DataGap, ReportData, RestartRow, Restarts
 from opsreport.render.context import error_budgets, key_metrics, template_context
 from opsreport.render.report import render_documents
@@ -80,6 +81,24 @@ def test_key_metrics_take_targets_only_from_objectives_and_thresholds() -> None:
     assert sparse["Availability"].actual == "no data"
     assert sparse["Availability"].status is None
     assert sparse["Sections not measured"].status == "warning"
+
+
+def test_every_trend_the_judge_makes_reaches_its_key_metric_row() -> None:
+    # The judge's own trends over every headline figure: a name the render layer looks up
+    # differently from the collector leaves its row without a trend and fails here.
+    report = full_report()
+    report.objectives = []
+    report.trends = judge.trends(
+        {figure.name: 2.0 for figure in HEADLINES}, {figure.name: 1.0 for figure in HEADLINES}
+    )
+    rows = {row.name: row.trend for row in key_metrics(report)}
+    assert rows["Availability"] == "↑ +1 pp"
+    assert rows["Container restarts"] == "↑ +1"
+    assert rows["Incidents"] == "↑ +1"
+    assert rows["Alerts fired"] == "↑ +1"
+    assert rows["Error rate"] == "↑ +100 pp"  # a ratio of 2 against 1: 100 points
+    assert rows["Latency p95"] == "↑ +1,000 ms"
+    assert rows["Autoscaler rescales"] == "↑ +1"
 
 
 def test_error_budget_is_the_share_of_the_allowed_shortfall_used() -> None:

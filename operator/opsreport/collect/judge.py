@@ -6,8 +6,9 @@ A figure that was not measured is never judged: its status and trend stay None.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
+from opsreport.model import figures
+from opsreport.model.figures import HEADLINES, Figure
 from opsreport.model.report import (
     Direction,
     KpiResult,
@@ -24,43 +25,19 @@ from opsreport.model.spec import KpiSpec, ObjectiveSpec
 AT_RISK_SPENT = 0.75
 
 
-@dataclass(frozen=True)
-class Figure:
-    """A headline figure: how it reads, and which way is better (None: neither)."""
-
-    name: str
-    unit: str
-    higher_is_better: bool | None
-    ideal: float | None = None  # the best value, where there is one (100 for availability)
-
-
-HEADLINES = (
-    Figure("availability.percent", "%", True, 100.0),
-    Figure("restarts.total", "", False, 0.0),
-    Figure("scaling.rescales", "", None),
-    Figure("incidents.count", "", False, 0.0),
-    Figure("incidents.downtimeSeconds", "s", False, 0.0),
-    Figure("alerts.count", "", False, 0.0),
-    Figure("alerts.firingSeconds", "s", False, 0.0),
-    Figure("traffic.latency.p50", "s", False, 0.0),
-    Figure("traffic.latency.p95", "s", False, 0.0),
-    Figure("traffic.latency.p99", "s", False, 0.0),
-    Figure("traffic.errorRatio", "", False, 0.0),
-    Figure("traffic.requestsPerSecond", "req/s", None),
-)
 _BY_NAME = {figure.name: figure for figure in HEADLINES}
 
 # An objective's metric -> the headline figure it judges, and the factor to its unit: an error
 # rate's target is in percent ("1" is 1%), the figure a ratio.
 OBJECTIVE_FIGURES: dict[str, tuple[str, float, str]] = {
-    "availability": ("availability.percent", 1.0, "%"),
-    "errorRate": ("traffic.errorRatio", 100.0, "%"),
-    "latencyP50": ("traffic.latency.p50", 1.0, "s"),
-    "latencyP95": ("traffic.latency.p95", 1.0, "s"),
-    "latencyP99": ("traffic.latency.p99", 1.0, "s"),
-    "restarts": ("restarts.total", 1.0, ""),
-    "incidents": ("incidents.count", 1.0, ""),
-    "downtimeSeconds": ("incidents.downtimeSeconds", 1.0, "s"),
+    "availability": (figures.AVAILABILITY, 1.0, "%"),
+    "errorRate": (figures.ERROR_RATIO, 100.0, "%"),
+    "latencyP50": (figures.LATENCY_P50, 1.0, "s"),
+    "latencyP95": (figures.LATENCY_P95, 1.0, "s"),
+    "latencyP99": (figures.LATENCY_P99, 1.0, "s"),
+    "restarts": (figures.RESTARTS, 1.0, ""),
+    "incidents": (figures.INCIDENTS, 1.0, ""),
+    "downtimeSeconds": (figures.DOWNTIME_SECONDS, 1.0, "s"),
 }
 
 Values = dict[str, float | None]

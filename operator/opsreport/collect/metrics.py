@@ -20,6 +20,7 @@ from statistics import fmean
 from opsreport.collect import history, queries, series
 from opsreport.collect.judge import kpi_result
 from opsreport.collect.prometheus import PrometheusClient, PrometheusError, Sample, Series
+from opsreport.model import figures as headline
 from opsreport.model.report import (
     Alert,
     Availability,
@@ -74,7 +75,7 @@ class MetricFacts:
     incidents: list[Incident] | None = None
     alerts: list[Alert] | None = None
     traffic: Traffic | None = None  # None: spec.traffic not set
-    # The previous window's headline figures (judge.HEADLINES names); None: not measured.
+    # The previous window's headline figures (model.figures names); None: not measured.
     previous: Values | None = None
     kpis: list[KpiResult] = field(default_factory=list)
     series: TimeSeries = field(default_factory=TimeSeries)
@@ -550,16 +551,16 @@ async def _previous(
     run: _Run, scope: queries.Scope, seconds: int, traffic: TrafficSpec | None
 ) -> Values | None:
     """The previous window's headline figures in one query, evaluated at this window's start."""
-    figures = {
+    exprs = {
         "availability": queries.availability_ratio(scope, seconds),
         "restarts": queries.restarts_total(scope, seconds),
         "rescales": queries.hpa_rescales_total(scope, seconds, queries.history_step(seconds)),
     }
     if traffic is not None:
         for figure, expr in _traffic_queries(scope, seconds, traffic).items():
-            figures[figure.removeprefix("traffic.")] = expr
+            exprs[figure.removeprefix("traffic.")] = expr
     results = await run.instant(
-        "trends", {"previous": queries.labelled(figures)}, at=run.window.start
+        "trends", {"previous": queries.labelled(exprs)}, at=run.window.start
     )
     if results is None:
         return None
@@ -568,21 +569,21 @@ async def _previous(
         rows[sample.labels.get("figure", "")].append(sample)
     ratio = _scalar(rows["availability"])
     values: Values = {
-        "availability.percent": None if ratio is None else 100.0 * ratio,
-        "restarts.total": _scalar(rows["restarts"]),
-        "scaling.rescales": _scalar(rows["rescales"]),
+        headline.AVAILABILITY: None if ratio is None else 100.0 * ratio,
+        headline.RESTARTS: _scalar(rows["restarts"]),
+        headline.RESCALES: _scalar(rows["rescales"]),
     }
     if traffic is not None:
         latency, requests, errors = _traffic_values(
             {f"traffic.{name}": samples for name, samples in rows.items()}
         )
-        values["traffic.latency.p50"] = latency.p50
-        values["traffic.latency.p95"] = latency.p95
-        values["traffic.latency.p99"] = latency.p99
-        values["traffic.errorRatio"] = (
+        values[headline.LATENCY_P50] = latency.p50
+        values[headline.LATENCY_P95] = latency.p95
+        values[headline.LATENCY_P99] = latency.p99
+        values[headline.ERROR_RATIO] = (
             errors / requests if errors is not None and requests else None
         )
-        values["traffic.requestsPerSecond"] = requests / seconds if requests is not None else None
+        values[headline.REQUESTS_PER_SECOND] = requests / seconds if requests is not None else None
     return values
 
 
@@ -752,11 +753,13 @@ async def collect_metrics(
         run.gap("incidents", "no `up` series of a scrape target in scope")
     if before is not None:
         # The same for the previous window; with no `up` there, Prometheus had no data for it.
-        had_data = before.get("availability.percent") is not None
-        for name, totals in (("incidents", before_incidents), ("alerts", before_alerts)):
-            seconds_name = "downtimeSeconds" if name == "incidents" else "firingSeconds"
-            before[f"{name}.count"] = totals.count if totals and had_data else None
-            before[f"{name}.{seconds_name}"] = totals.seconds if totals and had_data else None
+        had_data = before.get(headline.AVAILABILITY) is not None
+        for count, seconds_name, totals in (
+            (headline.INCIDENTS, headline.DOWNTIME_SECONDS, before_incidents),
+            (headline.ALERTS, headline.ALERT_SECONDS, before_alerts),
+        ):
+            before[count] = totals.count if totals and had_data else None
+            before[seconds_name] = totals.seconds if totals and had_data else None
     facts.previous = before
     facts.series = _time_series(
         run,

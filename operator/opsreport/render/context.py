@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from markupsafe import Markup
 
-from opsreport.model import assessment
+from opsreport.model import assessment, figures
 from opsreport.model.report import (
     ObjectiveResult,
     ReportData,
@@ -126,9 +126,13 @@ def key_metrics(report: ReportData) -> list[KeyMetric]:
     judged = {o.metric for o in report.objectives}
     trends = _trends(report)
 
-    def trend_of(figure: str) -> str | None:
+    def trend_of(figure: str, metric: str, scale: float = 1.0) -> str | None:
+        """The row's trend: `figure` names the trend (model.figures), `metric` how the row reads
+        (points for a percentage, ms for latency), `scale` takes the figure to the row's unit."""
         found = trends.get(figure)
-        return _trend_text(found.current, found.previous, figure) if found else None
+        if found is None or found.current is None or found.previous is None:
+            return None
+        return _trend_text(found.current * scale, found.previous * scale, metric)
 
     availability = report.availability.percent
     if "availability" not in judged:
@@ -138,13 +142,17 @@ def key_metrics(report: ReportData) -> list[KeyMetric]:
                 percent(availability, 3),
                 f"≥ {percent(assessment.AVAILABILITY_TARGET)}",
                 _availability_status(availability) if availability is not None else None,
-                trend_of("availability"),
+                trend_of(figures.AVAILABILITY, "availability"),
             )
         )
     restarts = report.restarts
     if "restarts" not in judged:
         rows.append(
-            KeyMetric("Container restarts", number(restarts.total), trend=trend_of("restarts"))
+            KeyMetric(
+                "Container restarts",
+                number(restarts.total),
+                trend=trend_of(figures.RESTARTS, "restarts"),
+            )
         )
     if restarts.total is not None:
         oom = restarts.by_reason.get("OOMKilled", 0)
@@ -156,10 +164,18 @@ def key_metrics(report: ReportData) -> list[KeyMetric]:
         )
     if report.incidents is not None and "incidents" not in judged:
         rows.append(
-            KeyMetric("Incidents", number(len(report.incidents)), trend=trend_of("incidents"))
+            KeyMetric(
+                "Incidents",
+                number(len(report.incidents)),
+                trend=trend_of(figures.INCIDENTS, "incidents"),
+            )
         )
     if report.alerts is not None:
-        rows.append(KeyMetric("Alerts fired", number(len(report.alerts)), trend=trend_of("alerts")))
+        rows.append(
+            KeyMetric(
+                "Alerts fired", number(len(report.alerts)), trend=trend_of(figures.ALERTS, "alerts")
+            )
+        )
     traffic = report.traffic
     if traffic is not None:
         if "errorRate" not in judged and traffic.error_ratio is not None:
@@ -167,7 +183,7 @@ def key_metrics(report: ReportData) -> list[KeyMetric]:
                 KeyMetric(
                     "Error rate",
                     percent(traffic.error_ratio * 100, 3),
-                    trend=trend_of("errorRate"),
+                    trend=trend_of(figures.ERROR_RATIO, "errorRate", 100.0),
                 )
             )
         if "latencyP95" not in judged and traffic.latency.p95 is not None:
@@ -175,12 +191,14 @@ def key_metrics(report: ReportData) -> list[KeyMetric]:
                 KeyMetric(
                     "Latency p95",
                     format_value(traffic.latency.p95, "latencyP95"),
-                    trend=trend_of("latencyP95"),
+                    trend=trend_of(figures.LATENCY_P95, "latencyP95"),
                 )
             )
     rows.append(
         KeyMetric(
-            "Autoscaler rescales", number(report.scaling.rescales), trend=trend_of("rescales")
+            "Autoscaler rescales",
+            number(report.scaling.rescales),
+            trend=trend_of(figures.RESCALES, "rescales"),
         )
     )
     gaps = len({gap.section for gap in report.data_gaps})
