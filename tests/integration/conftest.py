@@ -85,9 +85,6 @@ VM_DIFFERS = {
     "edges where a series starts or ends inside it (Prometheus adds up to half an interval)",
     "first-sample": "VictoriaMetrics' increase() counts a counter's first sample in full when no "
     "sample precedes the window (it assumes the series was born at 0)",
-    "step-range": "the per-step selector [step - 1ms] offset 1ms relies on Prometheus 2.x closed "
-    "ranges; on a left-open engine it selects (t - step, t - 1ms], which misses samples on the "
-    "step grid: a wrong figure on VictoriaMetrics, not a design tolerance",
 }
 
 
@@ -109,13 +106,8 @@ VM_EXPECTED_FAILURES = {
     "test_collect_traffic.py::test_objectives_are_judged_and_decide_the_status": (
         "no-extrapolation",
     ),
-    "test_collect_series.py::test_week_figures_match_the_samples": ("step-range",),
-    "test_collect_series.py::test_weeks_add_up_to_the_window": ("step-range",),
-    "test_collect_series.py::test_availability_per_step_and_the_scrape_gap": ("step-range",),
-    "test_collect_series.py::test_replicas_per_step_include_an_autoscaler_that_never_rescales": (
-        "step-range",
-    ),
-    "test_collect_series.py::test_latency_p95_per_step": ("step-range",),
+    "test_collect_series.py::test_week_figures_match_the_samples": ("no-extrapolation",),
+    "test_collect_series.py::test_latency_p95_per_step": ("no-extrapolation",),
     "test_pipeline.py::test_a_report_is_true_and_stored": ("left-open", "no-extrapolation"),
 }
 

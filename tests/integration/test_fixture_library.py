@@ -7,11 +7,15 @@ one-minute scrapes from 11:20:30 to 11:59:30, so no sample lies on the window's 
 
 How to check a figure with a pencil:
 - A CPU counter that grows by N per scrape uses N/60 cores.
-- CPU statistics are taken over the 5-minute rate at 11:30, 11:35, ..., 12:00. A rate whose
+- CPU statistics are taken over the 5-minute rate at 11:35, 11:40, ..., 12:00. A rate whose
   five minutes hold a container's first or last samples is stretched by half a scrape at that
   end (Prometheus' extrapolation), never past zero.
 - A workload's CPU and memory mean is the mean of its pods' means; p95 and max are the largest
   pod's.
+- VictoriaMetrics stretches nothing: a 5-minute increase is the last sample in the five minutes
+  less the one before them, or less zero for a series born inside them. So where a container
+  starts or stops inside a rate's five minutes, its CPU figure there is what was seen, not more
+  (the `by_engine` values below).
 
 Figures that differ between engines by design name both values and say why (docs/collectors.md,
 "Engines differ").
@@ -72,11 +76,19 @@ def _workloads(facts: MetricFacts) -> dict[tuple[str, str, str, str], WorkloadUs
 
 def _restarts(facts: MetricFacts) -> dict[tuple[str, str, str], tuple[int, str | None]]:
     assert facts.restarts is not None, facts.gaps
-    return {(r.namespace, r.pod, r.container): (r.restarts, r.last_reason) for r in facts.restarts.top}
+    return {
+        (r.namespace, r.pod, r.container): (r.restarts, r.last_reason) for r in facts.restarts.top
+    }
 
 
 def _gaps(facts: MetricFacts) -> set[str]:
     return {gap.section for gap in facts.gaps}
+
+
+def by_engine(engine: str, *, prometheus: float, victoriametrics: float) -> float:
+    """A CPU figure that differs by design: Prometheus extrapolates a rate's edges,
+    VictoriaMetrics does not (docs/collectors.md, "Engines differ")."""
+    return {"prometheus": prometheus, "victoriametrics": victoriametrics}[engine]
 
 
 # ------------------------------------------------------------------ kube-prometheus
@@ -109,19 +121,40 @@ def test_kube_prometheus_resources_skip_sandbox_pod_and_system_rows(
     kube_prometheus: MetricFacts, engine: str
 ) -> None:
     [web] = _workloads(kube_prometheus).values()
-    assert (web.namespace, web.kind, web.name, web.container) == ("shop", "Deployment", "web", "web")
+    assert (web.namespace, web.kind, web.name, web.container) == (
+        "shop",
+        "Deployment",
+        "web",
+        "web",
+    )
     assert web.pods == 3
-    # Each pod's rate is steady at every 5-minute point: (0.2 + 0.1 + 0.1) / 3.
-    assert web.cpu.avg == pytest.approx(0.4 / 3)
+    # Prometheus: each pod's rate is steady at every 5-minute point, (0.2 + 0.1 + 0.1) / 3.
+    # VictoriaMetrics: gvmx5's new cgroup at 11:45 has used 54 CPU-seconds since it started
+    # (0.18), q8zrt 27 by 11:55 (0.09): (5 * 0.2 + 0.18) / 6, 0.1 and 0.09, over 3.
+    assert web.cpu.avg == pytest.approx(
+        by_engine(
+            engine,
+            prometheus=0.4 / 3,
+            victoriametrics=((5 * 0.2 + 0.18) / 6 + 0.1 + 0.09) / 3,
+        )
+    )
     assert web.cpu.p95 == pytest.approx(0.2)
     assert web.cpu.max == pytest.approx(0.2)
     assert (web.cpu.request, web.cpu.limit) == (0.25, 0.5)
     assert web.memory.avg == pytest.approx((150 + 50 + 50) / 3 * MiB)
     assert web.memory.max == 150 * MiB
     assert (web.memory.request, web.memory.limit) == (128 * MiB, 256 * MiB)
-    # Periods over the window: gvmx5 10 + 20 scrapes' worth (its two cgroups), n2lqs 30, q8zrt
-    # 5, at 600 each; throttled: gvmx5's 30 at 120.
-    assert web.cpu.throttled_ratio == pytest.approx(30 * 120 / (65 * 600))
+    # Prometheus: periods over the window are gvmx5's 10 + 20 scrapes' worth (its two cgroups),
+    # n2lqs' 30, q8zrt's 5, at 600 each; throttled, gvmx5's 30 at 120. VictoriaMetrics counts
+    # what the samples show: a new cgroup's first sample (half a scrape's worth) and the
+    # increases after it, so gvmx5's new cgroup is 19.5 scrapes' worth and q8zrt's 4.5.
+    assert web.cpu.throttled_ratio == pytest.approx(
+        by_engine(
+            engine,
+            prometheus=30 * 120 / (65 * 600),
+            victoriametrics=29.5 * 120 / ((10 + 19.5 + 30 + 4.5) * 600),
+        )
+    )
 
 
 def test_kube_prometheus_scaling_rollouts_availability(kube_prometheus: MetricFacts) -> None:
@@ -182,17 +215,22 @@ def test_stack_owner_rows_are_told_apart_by_metric_not_by_labels(stack: MetricFa
         ("monitoring", "Deployment", "kps-kube-state-metrics", "kube-state-metrics"),
         ("monitoring", "Deployment", "kps-operator", "kube-prometheus-stack"),
     }
-    assert workloads[
-        ("monitoring", "Deployment", "kps-kube-state-metrics", "kube-state-metrics")
-    ].pods == 2
+    assert (
+        workloads[("monitoring", "Deployment", "kps-kube-state-metrics", "kube-state-metrics")].pods
+        == 2
+    )
 
 
-def test_stack_usage_is_not_doubled_by_the_resource_endpoint(stack: MetricFacts) -> None:
+def test_stack_usage_is_not_doubled_by_the_resource_endpoint(
+    stack: MetricFacts, engine: str
+) -> None:
     workloads = _workloads(stack)
     operator = workloads[("monitoring", "Deployment", "kps-operator", "kube-prometheus-stack")]
-    assert (operator.cpu.avg, operator.cpu.p95, operator.cpu.max) == pytest.approx(
-        (0.05, 0.05, 0.05)
+    # VictoriaMetrics: at 11:45 the new cgroup has used 13.5 CPU-seconds (0.045).
+    assert operator.cpu.avg == pytest.approx(
+        by_engine(engine, prometheus=0.05, victoriametrics=(5 * 0.05 + 0.045) / 6)
     )
+    assert (operator.cpu.p95, operator.cpu.max) == pytest.approx((0.05, 0.05))
     assert (operator.memory.avg, operator.memory.max) == (40 * MiB, 40 * MiB)
     assert operator.cpu.throttled_ratio == pytest.approx(30 / 600)
     ksm = workloads[("monitoring", "Deployment", "kps-kube-state-metrics", "kube-state-metrics")]
@@ -250,11 +288,21 @@ def test_churn_usage_of_a_pod_that_moved(churn: MetricFacts, engine: str) -> Non
     ledger = _workloads(churn)[("payments", "StatefulSet", "ledger", "ledger")]
     assert ledger.pods == 1  # one name, two uids
     assert (ledger.cpu.request, ledger.cpu.limit) == (0.5, 1.0)
-    assert (ledger.cpu.p95, ledger.cpu.max) == pytest.approx((0.3, 0.3))
     assert (ledger.memory.avg, ledger.memory.max) == (200 * MiB, 200 * MiB)
-    # The 5-minute rates at 11:30 ... 12:00 are 0.3 but at 11:45, whose five minutes hold uid
-    # a's last 3 of them (4 minutes with the half-scrape stretch) and nothing of uid b: 0.24.
-    assert ledger.cpu.avg == pytest.approx((6 * 0.3 + 0.24) / 7)
+    # Prometheus: the 5-minute rates at 11:35 ... 12:00 are 0.3 but at 11:45, whose five minutes
+    # hold uid a's last 3 of them (4 minutes with the half-scrape stretch) and nothing of uid b:
+    # 0.24. VictoriaMetrics: what the samples show, 81 CPU-seconds in each five minutes with a
+    # cgroup born in them (11:35, 11:40, 11:50, 11:55), 72 at 11:45, 90 at 12:00.
+    assert ledger.cpu.avg == pytest.approx(
+        by_engine(
+            engine, prometheus=(5 * 0.3 + 0.24) / 6, victoriametrics=(4 * 0.27 + 0.24 + 0.3) / 6
+        )
+    )
+    # p95 of six points is 3/4 of the way from the fifth to the sixth, sorted.
+    assert ledger.cpu.p95 == pytest.approx(
+        by_engine(engine, prometheus=0.3, victoriametrics=0.27 + 0.75 * 0.03)
+    )
+    assert ledger.cpu.max == pytest.approx(0.3)
     # The ledger has a CPU limit but the fixture no CFS series: said, not invented.
     assert {"availability", "incidents", "throttling"} == _gaps(churn)
     assert ledger.cpu.throttled_ratio is None
@@ -264,9 +312,7 @@ def test_churn_usage_of_a_pod_that_moved(churn: MetricFacts, engine: str) -> Non
 
 
 @pytest.fixture(scope="module")
-def init_containers(
-    engine: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[MetricFacts]:
+def init_containers(engine: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MetricFacts]:
     """shop/checkout-5f7b9c6d4-zt7km, created 11:31:30: the init container `migrate` fails
     (Error) once and runs again at 11:32:30; the native sidecar `istio-proxy` (restartPolicy
     Always) starts 11:33:30 at 3 CPU-seconds a scrape and 60 MiB and is OOMKilled at 11:50:30;
@@ -285,7 +331,7 @@ def test_init_and_sidecar_restarts_count(init_containers: MetricFacts) -> None:
 
 
 def test_init_and_sidecar_containers_are_rows_of_their_workload(
-    init_containers: MetricFacts,
+    init_containers: MetricFacts, engine: str
 ) -> None:
     workloads = _workloads(init_containers)
     sidecar = workloads[("shop", "Deployment", "checkout", "istio-proxy")]
@@ -294,15 +340,34 @@ def test_init_and_sidecar_containers_are_rows_of_their_workload(
         128 * MiB,
         256 * MiB,
     )
-    # Rates at 11:35 (two samples, stretched half a scrape each way: 6 CPU-seconds in 300 s)
-    # and at 11:40 ... 12:00 (0.05): (0.02 + 5 * 0.05) / 6; at 11:30 it did not exist.
-    assert sidecar.cpu.avg == pytest.approx((0.02 + 5 * 0.05) / 6)
+    # Prometheus: at 11:35 two samples, stretched half a scrape each way, 6 CPU-seconds in
+    # 300 s; 0.05 at 11:40 ... 12:00. VictoriaMetrics: 4.5 CPU-seconds at 11:35, 13.5 at 11:55
+    # (the restarted sidecar's first samples), else 15.
+    assert sidecar.cpu.avg == pytest.approx(
+        by_engine(
+            engine,
+            prometheus=(0.02 + 5 * 0.05) / 6,
+            victoriametrics=(4.5 + 4 * 15 + 13.5) / 300 / 6,
+        )
+    )
     assert sidecar.memory.max == 60 * MiB
     migrate = workloads[("shop", "Deployment", "checkout", "migrate")]
-    # One sample per run: a memory figure but no rate.
-    assert (migrate.cpu.avg, migrate.cpu.request, migrate.memory.max) == (None, 0.2, 20 * MiB)
+    # One sample per run: a memory figure but no rate on Prometheus, which needs two samples.
+    # VictoriaMetrics answered 0 for these lone samples 60 and 120 s into the five minutes (and
+    # counts `checkout`'s, 270 s in, from zero: below).
+    single_sample = {"prometheus": None, "victoriametrics": 0.0}[engine]
+    assert (migrate.cpu.avg, migrate.cpu.request, migrate.memory.max) == (
+        single_sample,
+        0.2,
+        20 * MiB,
+    )
     checkout = workloads[("shop", "Deployment", "checkout", "checkout")]
-    assert (checkout.cpu.avg, checkout.cpu.throttled_ratio) == (pytest.approx(0.2), 0.0)
+    # Prometheus: no rate at 11:35 (one sample), 0.2 after. VictoriaMetrics: 6 CPU-seconds at
+    # 11:35, the lone first sample counted from zero.
+    assert checkout.cpu.avg == pytest.approx(
+        by_engine(engine, prometheus=0.2, victoriametrics=(6 / 300 + 5 * 0.2) / 6)
+    )
+    assert checkout.cpu.throttled_ratio == 0.0
 
 
 def test_pod_level_resources_leave_the_container_without_a_request(
@@ -320,9 +385,7 @@ def test_pod_level_resources_leave_the_container_without_a_request(
 
 
 @pytest.mark.parametrize("version", ["2.7.0", "2.19.0"])
-def test_owners_resolve_to_the_workload(
-    engine: str, version: str, tmp_path: Path
-) -> None:
+def test_owners_resolve_to_the_workload(engine: str, version: str, tmp_path: Path) -> None:
     """kube-state-metrics 2.7 writes "<none>" for no owner, 2.8 and later empty labels."""
     [facts] = _facts(engine, f"owners-ksm-{version}.om", tmp_path, "ops")
     assert {(kind, name): w.pods for (_, kind, name, _), w in _workloads(facts).items()} == {
@@ -354,7 +417,11 @@ def test_kubelet_resource_endpoint_alone_gives_usage(engine: str, tmp_path: Path
     beside a standalone cAdvisor: 12 CPU-seconds a scrape, 150 MiB."""
     [facts] = _facts(engine, "cadvisor-standalone-and-kubelet-resource.om", tmp_path, "shop")
     [web] = _workloads(facts).values()
-    assert (web.cpu.avg, web.cpu.p95, web.cpu.max) == pytest.approx((0.2, 0.2, 0.2))
+    # VictoriaMetrics: at 11:45 the restarted counter shows 54 CPU-seconds since its reset.
+    assert web.cpu.avg == pytest.approx(
+        by_engine(engine, prometheus=0.2, victoriametrics=(0.18 + 5 * 0.2) / 6)
+    )
+    assert (web.cpu.p95, web.cpu.max) == pytest.approx((0.2, 0.2))
     assert (web.memory.avg, web.memory.max) == (150 * MiB, 150 * MiB)
     # The resource endpoint has no CFS counters.
     assert web.cpu.throttled_ratio is None

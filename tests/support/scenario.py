@@ -30,6 +30,7 @@ import hashlib
 import itertools
 import math
 import random
+import re
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -483,9 +484,10 @@ def promql(window: str, namespaces: Iterable[str] | None = None, step: int = 60)
         "availability": (
             f"sum(sum_over_time(up{sel()}[{window}])) / sum(count_over_time(up{sel()}[{window}]))"
         ),
-        "cpu_avg": f"avg_over_time(({cpu})[{window}:5m])",
-        "cpu_p95": f"quantile_over_time(0.95, ({cpu})[{window}:5m])",
-        "cpu_max": f"max_over_time(({cpu})[{window}:5m])",
+        # A second short of the window: the subquery's points are the window's own (start, end].
+        "cpu_avg": f"avg_over_time(({cpu})[{_seconds(window) - 1}s:5m])",
+        "cpu_p95": f"quantile_over_time(0.95, ({cpu})[{_seconds(window) - 1}s:5m])",
+        "cpu_max": f"max_over_time(({cpu})[{_seconds(window) - 1}s:5m])",
         "memory_avg": (
             f"sum {by} (sum_over_time({memory}[{window}]))"
             f" / sum {by} (count_over_time({memory}[{window}]))"
@@ -498,6 +500,17 @@ def promql(window: str, namespaces: Iterable[str] | None = None, step: int = 60)
             f" {maximum})[{window}:{step}s])"
         ),
     }
+
+
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _seconds(window: str) -> int:
+    """A PromQL duration such as `24h` or `1h30m` in seconds."""
+    parts = re.findall(r"(\d+)([smhd])", window)
+    if "".join(n + u for n, u in parts) != window:
+        raise ValueError(f"not a duration: {window!r}")
+    return sum(int(n) * _UNIT_SECONDS[u] for n, u in parts)
 
 
 def _namespace_matcher(namespaces: Iterable[str] | None) -> str:
@@ -566,8 +579,8 @@ def _quantile(q: float, values: list[float]) -> float:
 
 
 def _subquery_steps(t: int, window: int, step: int) -> range:
-    """Evaluation times of `[window:step]` at t: multiples of step within [t - window, t]."""
-    first = -(-(t - window) // step) * step
+    """Evaluation times of `[window - 1s:step]` at t: multiples of step within (t - window, t]."""
+    first = -(-(t - window + 1) // step) * step
     return range(first, t + 1, step)
 
 

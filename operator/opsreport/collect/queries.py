@@ -84,8 +84,7 @@ def _counter_delta(selector: str, by: str, length_ms: int, offset_ms: int = 0) -
     before = f"max by ({by}) ({selector}{at_start})"
     # One sample tells no growth: a series needs two, as `increase` does.
     first = (
-        f"max by ({by}) (min_over_time({selector}{span})"
-        f" and count_over_time({selector}{span}) > 1)"
+        f"max by ({by}) (min_over_time({selector}{span}) and count_over_time({selector}{span}) > 1)"
     )
     return f"{highest} - ({before} or {first})"
 
@@ -122,7 +121,7 @@ _RESOURCE_ENDPOINT = 'id=""'
 
 
 def _cpu_rate(scope: Scope) -> str:
-    """The 5-minute CPU rate per container.
+    """The CPU used per container in the 5 minutes before each point, per second.
 
     cAdvisor: a restarted container gets a new cgroup `id` and so a new series: sum the
     instances. Two jobs scraping one cgroup (the kubelet's and another's) share the `id`: `max
@@ -130,8 +129,11 @@ def _cpu_rate(scope: Scope) -> str:
     being counter resets, so `max` alone merges duplicate scrapes.
     """
     name = "container_cpu_usage_seconds_total"
-    cadvisor = f"rate({name}{scope.matchers(_CONTAINERS, _CADVISOR)}[5m])"
-    endpoint = f"rate({name}{scope.matchers(_CONTAINERS, _RESOURCE_ENDPOINT)}[5m])"
+    # increase / 300 rather than rate: the same on Prometheus, but VictoriaMetrics' rate divides
+    # by the span of a series' own samples, so a container's two cgroups around a restart would
+    # both count at full speed for that point.
+    cadvisor = f"increase({name}{scope.matchers(_CONTAINERS, _CADVISOR)}[5m]) / 300"
+    endpoint = f"increase({name}{scope.matchers(_CONTAINERS, _RESOURCE_ENDPOINT)}[5m]) / 300"
     return (
         f"sum by ({_BY_CONTAINER}) (max by ({_BY_CONTAINER}, id) ({cadvisor}))"
         f" or max by ({_BY_CONTAINER}) ({endpoint})"
@@ -139,8 +141,13 @@ def _cpu_rate(scope: Scope) -> str:
 
 
 def cpu_usage(scope: Scope, window_seconds: int, statistic: str) -> str:
-    """`statistic` is avg, max or p95 of the 5-minute CPU rate, sampled every 5 minutes."""
-    subquery = f"({_cpu_rate(scope)})[{duration(window_seconds)}:300s]"
+    """`statistic` is avg, max or p95 of the 5-minute CPU rate, sampled every 5 minutes.
+
+    The subquery spans a second less than the window, so its points are the window's own
+    (start, end] on every engine: Prometheus 2 would add one at the start, measuring the five
+    minutes before the window, where Prometheus 3 and VictoriaMetrics leave it out.
+    """
+    subquery = f"({_cpu_rate(scope)})[{duration(window_seconds - 1)}:300s]"
     if statistic == "p95":
         inner = f"quantile_over_time(0.95, {subquery})"
     elif statistic in ("avg", "max"):
@@ -526,10 +533,12 @@ def series_step(window_seconds: int, boundaries: Iterable[int] = ()) -> tuple[in
 def _step_range(step: int) -> str:
     """A range selector of one step, [t, t + step), for a point evaluated at t + step.
 
-    Prometheus 2.x selects both ends of a range: `[step - 1ms] offset 1ms` at t + step selects
-    [t, t + step - 1ms], so each sample (millisecond timestamps) falls in exactly one step.
+    `[step] offset 1ms` at t + step selects [t - 1ms, t + step - 1ms] on Prometheus 2, whose
+    ranges are closed, and (t - 1ms, t + step - 1ms] on Prometheus 3 and VictoriaMetrics,
+    whose ranges leave out their start: on every engine a sample at t falls in this step, one at
+    t + step in the next. They would part only over a sample at t - 1 ms to the millisecond.
     """
-    return f"[{step * 1000 - 1}ms] offset 1ms"
+    return f"[{duration(step)}] offset 1ms"
 
 
 def scope_series(scope: Scope, step: int) -> str:
