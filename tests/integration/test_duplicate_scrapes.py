@@ -1,8 +1,10 @@
-"""cAdvisor scraped twice: the kubelet's /metrics/cadvisor and a standalone cAdvisor job.
+"""The kubelet's cAdvisor endpoint scraped twice: kube-prometheus' `kubelet` job and the
+Prometheus chart's `kubernetes-nodes-cadvisor` job (through the API server's node proxy).
 
-Both jobs expose the same cgroups (same `id`) under the same namespace/pod/container labels, as
-a relabelled cAdvisor DaemonSet does. Every CPU, memory and throttling figure must come out as
-with one scrape: not doubled, and a ratio not merely right because both sides doubled.
+Both jobs expose the same cgroups (same `id`) under the same namespace/pod/container labels. Every
+CPU, memory and throttling figure must come out as with one scrape: not doubled, and a ratio not
+merely right because both sides doubled. (A standalone cAdvisor writes no namespace at all: the
+fixture library's `cadvisor-standalone*.om` show it is never counted.)
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from tests.integration.conftest import SCOPE, blocks_cache
 from tests.support.engines import EngineServer, serve_history
 from tests.support.scenario import Expected, Scenario
 
-JOBS = ("kubelet", "cadvisor")
+JOBS = ("kubelet", "kubernetes-nodes-cadvisor")
 
 
 @pytest.fixture(scope="module")

@@ -412,6 +412,14 @@ def test_standalone_cadvisor_alone_is_a_data_gap(engine: str, tmp_path: Path) ->
     assert _restarts(facts) == {("shop", "web-6d4cf56db6-gvmx5", "web"): (1, "Error")}
 
 
+def test_standalone_cadvisor_is_not_taken_for_its_own_pod(engine: str, tmp_path: Path) -> None:
+    """Scraped without honorLabels, its series carry the cAdvisor pod's namespace (monitoring),
+    pod and container: a scope with that namespace must not count the node's containers as
+    cAdvisor's own usage."""
+    [facts] = _facts(engine, "cadvisor-standalone.om", tmp_path, "shop", "monitoring")
+    assert facts.workloads == []
+
+
 def test_kubelet_resource_endpoint_alone_gives_usage(engine: str, tmp_path: Path) -> None:
     """The kubelet's resource endpoint (no `id`; a restart resets the counter in the same series)
     beside a standalone cAdvisor: 12 CPU-seconds a scrape, 150 MiB."""

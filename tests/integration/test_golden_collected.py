@@ -103,8 +103,11 @@ MONTHLY = Case(
 )
 
 
-def golden_path(case: Case, fmt: str) -> Path:
-    return GOLDEN / f"{case.name}.{EXTENSIONS[fmt]}"
+def golden_path(case: Case, fmt: str, engine: str = "prometheus") -> Path:
+    """Prometheus' goldens are the reference; another engine's sit beside them, so their diff
+    shows exactly where the engines differ (docs/collectors.md, "Engines differ")."""
+    stem = case.name if engine == "prometheus" else f"{case.name}-{engine}"
+    return GOLDEN / f"{stem}.{EXTENSIONS[fmt]}"
 
 
 def _normalised(report: ReportData) -> ReportData:
@@ -132,10 +135,10 @@ async def _collect(case: Case, prometheus: PrometheusServer, kube: KubeApi) -> R
     return _normalised(await collect_report(request, sources, lambda: case.generated_at))
 
 
-def _check_golden(case: Case, report: ReportData) -> None:
+def _check_golden(case: Case, report: ReportData, engine: str = "prometheus") -> None:
     documents = render_documents(report, case.template, FORMATS)
     for document in documents:
-        path = golden_path(case, document.format)
+        path = golden_path(case, document.format, engine)
         if os.environ.get("UPDATE_GOLDEN") == "1":
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(document.content, encoding="utf-8")
@@ -198,7 +201,7 @@ def test_the_month_is_october_in_berlin() -> None:
 async def test_daily_golden_from_collection(
     prometheus: PrometheusServer, kube_api: KubeApi
 ) -> None:
-    _check_golden(DAILY, await _collect(DAILY, prometheus, kube_api))
+    _check_golden(DAILY, await _collect(DAILY, prometheus, kube_api), prometheus.kind)
 
 
 async def test_monthly_golden_from_collection(
@@ -276,4 +279,5 @@ async def test_the_monthly_trend_column_compares_with_a_quiet_month(
 
 def test_no_stray_collected_golden_files() -> None:
     expected = {golden_path(case, fmt).name for case in (DAILY, MONTHLY) for fmt in FORMATS}
+    expected |= {golden_path(DAILY, fmt, "victoriametrics").name for fmt in FORMATS}
     assert {p.name for p in GOLDEN.iterdir()} == expected

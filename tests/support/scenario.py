@@ -661,6 +661,27 @@ class _Family:
     series: Callable[[], Iterator[tuple[dict[str, str], Iterable[Sample]]]]
 
 
+SeriesSource = Callable[[], Iterator[tuple[dict[str, str], Iterable[Sample]]]]
+
+# kube-prometheus' kube-state-metrics target after its `labeldrop` of pod, service, endpoint and
+# namespace (manifests/kubeStateMetrics-serviceMonitor.yaml, tests/fixtures/README.md).
+KSM_TARGET = {
+    "container": "kube-rbac-proxy-main",
+    "instance": "10.244.0.15:8443",
+    "job": "kube-state-metrics",
+}
+
+
+def _scraped_with_honor_labels(series: SeriesSource, target: dict[str, str]) -> SeriesSource:
+    """honorLabels: a target label lands only on series with no label of that name."""
+
+    def scraped() -> Iterator[tuple[dict[str, str], Iterable[Sample]]]:
+        for labels, samples in series():
+            yield {**target, **labels}, samples
+
+    return scraped
+
+
 @dataclass
 class _ContainerTrace:
     container: Container
@@ -836,8 +857,8 @@ class Scenario:
     dips: tuple[Dip, ...] = ()
     alerts: tuple[AlertRule, ...] = ()
     scrape_gaps: tuple[ScrapeGap, ...] = ()
-    # Jobs scraping every node's cAdvisor. Many clusters scrape it twice: the kubelet's
-    # /metrics/cadvisor and a standalone cAdvisor DaemonSet relabelled to the same labels.
+    # Jobs scraping every node's kubelet cAdvisor endpoint. Some clusters scrape it twice: the
+    # `kubelet` job and the Prometheus chart's `kubernetes-nodes-cadvisor`.
     cadvisor_jobs: tuple[str, ...] = ("kubelet",)
 
     def __post_init__(self) -> None:
@@ -1081,6 +1102,17 @@ class Scenario:
     # ---------------------------------------------------------------- families
 
     def _families(self) -> list[_Family]:
+        """Every family as scraped: kube-state-metrics' through kube-prometheus' ServiceMonitor."""
+        return [
+            dataclasses.replace(
+                family, series=_scraped_with_honor_labels(family.series, KSM_TARGET)
+            )
+            if family.name.startswith("kube_")
+            else family
+            for family in self._exposed_families()
+        ]
+
+    def _exposed_families(self) -> list[_Family]:
         f = _Family
         return [
             f("kube_node_info", "gauge", "Information about a cluster node.", self._node_info),
@@ -1399,11 +1431,18 @@ class Scenario:
                 yield from self._cadvisor_pod(pod, trace, cgroup, common, memory=memory)
 
     def _cadvisor_scrapes(self, node: Node) -> list[dict[str, str]]:
-        """The target labels of each job that scrapes `node`'s cAdvisor."""
+        """The target labels of each job that scrapes `node`'s kubelet cAdvisor endpoint:
+        kube-prometheus' `kubelet` job, or the Prometheus chart's `kubernetes-nodes-cadvisor`
+        (through the API server's node proxy, node labels mapped in)."""
         return [
             {"instance": f"{node.ip}:10250", "job": job, "metrics_path": "/metrics/cadvisor"}
             if job == "kubelet"
-            else {"instance": f"{node.ip}:8080", "job": job, "metrics_path": "/metrics"}
+            else {
+                "instance": node.name,
+                "job": job,
+                "kubernetes_io_hostname": node.name,
+                "kubernetes_io_os": "linux",
+            }
             for job in self.cadvisor_jobs
         ]
 

@@ -13,7 +13,10 @@ from dataclasses import dataclass
 # RE2 metacharacters; label values become literal alternatives of a `=~` matcher.
 _RE2_SPECIAL = set(r"\.+*?()|[]{}^$")
 
-_CONTAINERS = 'container!="",container!="POD"'
+# A standalone cAdvisor writes a container's pod as `container_label_io_kubernetes_pod_name`;
+# scraped without honorLabels, its series take the cAdvisor pod's own namespace, pod and container
+# labels and would count every container on the node as cAdvisor's. The kubelet's never have it.
+_CONTAINERS = 'container!="",container!="POD",container_label_io_kubernetes_pod_name=""'
 _BY_CONTAINER = "namespace, pod, container"
 _CPU_OR_MEMORY = 'resource=~"cpu|memory"'
 
