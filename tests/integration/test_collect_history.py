@@ -14,7 +14,7 @@ from opsreport.collect import queries
 from opsreport.collect.metrics import MetricFacts, collect_metrics
 from opsreport.collect.prometheus import PrometheusClient, PrometheusSettings
 from opsreport.scheduling import Window
-from tests.integration.conftest import SCOPE
+from tests.integration.conftest import SCOPE, window_start_seen
 from tests.support.prometheus import PrometheusServer
 from tests.support.scenario import Expected, Scenario
 
@@ -135,7 +135,9 @@ async def test_the_previous_window_gives_every_headline_a_trend(
 ) -> None:
     facts = await collect(prometheus, window)
     before = window.previous()
-    previous = scenario.expected(before.start, before.end, set(SCOPE))
+    previous = scenario.expected(
+        window_start_seen(prometheus, before.start), before.end, set(SCOPE)
+    )
     assert facts.previous is not None
     if previous.availability_ratio is None:
         # The window before the history: nothing measured, so nothing to compare with.

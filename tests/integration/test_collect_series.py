@@ -18,7 +18,7 @@ from opsreport.collect.prometheus import PrometheusClient, PrometheusSettings
 from opsreport.model.report import Point
 from opsreport.model.spec import TrafficSpec
 from opsreport.scheduling import Window
-from tests.integration.conftest import SCOPE, blocks_cache
+from tests.integration.conftest import COUNTER_REL, SCOPE, blocks_cache
 from tests.support.engines import EngineServer, serve_history
 from tests.support.scenario import Scenario, SeriesSummary
 
@@ -113,6 +113,7 @@ async def test_week_figures_match_the_samples(
     prometheus_tuesday: EngineServer, want: SeriesSummary
 ) -> None:
     facts, _ = await collect(prometheus_tuesday)
+    counter_rel = COUNTER_REL[prometheus_tuesday.kind]
     for week, expected in zip(facts.weeks, want.weeks, strict=True):
         assert week.notes == []
         assert (week.successful_scrapes, week.total_scrapes) == (
@@ -130,10 +131,12 @@ async def test_week_figures_match_the_samples(
         assert week.alerts == expected.alerts
         assert expected.requests is not None
         assert expected.errors is not None
-        assert week.requests == pytest.approx(expected.requests, rel=REL)
-        assert week.errors == pytest.approx(expected.errors, rel=REL)
-        assert week.error_ratio == pytest.approx(expected.errors / expected.requests, rel=REL)
-        assert week.latency_p95 == pytest.approx(expected.latency_p95, rel=REL)
+        assert week.requests == pytest.approx(expected.requests, rel=counter_rel)
+        assert week.errors == pytest.approx(expected.errors, rel=counter_rel)
+        assert week.error_ratio == pytest.approx(
+            expected.errors / expected.requests, rel=counter_rel
+        )
+        assert week.latency_p95 == pytest.approx(expected.latency_p95, rel=counter_rel)
     # Not a vacuous check: both weeks saw restarts, an incident and requests.
     assert all(w.restarts and w.incidents and w.requests for w in facts.weeks)
 

@@ -22,7 +22,7 @@ from opsreport.model.report import ReportData
 from opsreport.model.spec import KpiSpec, TrafficSpec, parse_spec
 from opsreport.pipeline import ReportRequest, Sources, collect_report
 from opsreport.scheduling import Window
-from tests.integration.conftest import DAY, END, SCOPE
+from tests.integration.conftest import COUNTER_REL, DAY, END, SCOPE
 from tests.support.prometheus import PrometheusServer
 from tests.support.scenario import Scenario
 
@@ -71,13 +71,17 @@ async def test_traffic_matches_the_scenario(
     assert measured is not None
     assert want.requests is not None
     assert want.errors is not None
-    assert measured.requests == pytest.approx(want.requests, rel=REL)
-    assert measured.errors == pytest.approx(want.errors, rel=REL)
-    assert measured.error_ratio == pytest.approx(want.errors / want.requests, rel=REL)
-    assert measured.requests_per_second == pytest.approx(want.requests / window.seconds, rel=REL)
-    assert measured.latency.p50 == pytest.approx(want.p50, rel=REL)
-    assert measured.latency.p95 == pytest.approx(want.p95, rel=REL)
-    assert measured.latency.p99 == pytest.approx(want.p99, rel=REL)
+    assert measured.requests == pytest.approx(want.requests, rel=COUNTER_REL[prometheus.kind])
+    assert measured.errors == pytest.approx(want.errors, rel=COUNTER_REL[prometheus.kind])
+    assert measured.error_ratio == pytest.approx(
+        want.errors / want.requests, rel=COUNTER_REL[prometheus.kind]
+    )
+    assert measured.requests_per_second == pytest.approx(
+        want.requests / window.seconds, rel=COUNTER_REL[prometheus.kind]
+    )
+    assert measured.latency.p50 == pytest.approx(want.p50, rel=COUNTER_REL[prometheus.kind])
+    assert measured.latency.p95 == pytest.approx(want.p95, rel=COUNTER_REL[prometheus.kind])
+    assert measured.latency.p99 == pytest.approx(want.p99, rel=COUNTER_REL[prometheus.kind])
     assert not facts.gaps
 
 
@@ -156,10 +160,10 @@ async def test_kpis_run_with_the_window_substituted(
     want = scenario.expected_traffic(WINDOW.start, WINDOW.end, {"shop"}, {})
     requests = results["checkout requests"]
     assert requests.query == 'sum(increase(http_requests_total{namespace="shop"}[86400s]))'
-    assert requests.value == pytest.approx(want.requests, rel=REL)
+    assert requests.value == pytest.approx(want.requests, rel=COUNTER_REL[prometheus.kind])
     assert (requests.target, requests.comparison, requests.status) == (1e6, ">=", "met")
     before = scenario.expected_traffic(END - 2 * DAY, END - DAY, {"shop"}, {})
-    assert requests.previous == pytest.approx(before.requests, rel=REL)
+    assert requests.previous == pytest.approx(before.requests, rel=COUNTER_REL[prometheus.kind])
     assert requests.trend == "up"
     assert results["scalar"].value is not None
     assert results["scalar"].status == "met"
@@ -218,9 +222,11 @@ async def test_objectives_are_judged_and_decide_the_status(
     want = scenario.expected_traffic(WINDOW.start, WINDOW.end, set(SCOPE), {"job": "checkout"})
     assert want.errors is not None
     assert want.requests is not None
-    assert results["errorRate"].actual == pytest.approx(100 * want.errors / want.requests)
+    assert results["errorRate"].actual == pytest.approx(
+        100 * want.errors / want.requests, rel=COUNTER_REL[prometheus.kind]
+    )
     assert results["errorRate"].unit == "%"
-    assert results["latencyP95"].actual == pytest.approx(want.p95, rel=REL)
+    assert results["latencyP95"].actual == pytest.approx(want.p95, rel=COUNTER_REL[prometheus.kind])
     assert results["restarts"].previous is not None
     assert results["restarts"].trend == "up"  # 9 restarts after 6 the day before
     assert data.status == "critical"

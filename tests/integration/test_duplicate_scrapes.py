@@ -98,4 +98,12 @@ def test_throttling_counters_match_the_scenario(
             if value is not None and usage.cpu_periods:
                 want[key] += value
         assert want, "the scenario must have containers with a CPU limit"
-        assert measured == {key: pytest.approx(value, rel=1e-6) for key, value in want.items()}
+        if twice_scraped.kind == "prometheus":
+            assert measured == {key: pytest.approx(value, rel=1e-6) for key, value in want.items()}
+        else:
+            # No extrapolation: each cgroup that starts or stops inside the window counts what
+            # its samples show, at most half a scrape (30 s of 10 periods a second) away from
+            # Prometheus' stretched figure, for a container's few cgroups.
+            assert set(measured) == set(want)
+            for key, value in want.items():
+                assert abs(value - measured[key]) <= 4 * 300, key

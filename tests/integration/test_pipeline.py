@@ -20,7 +20,7 @@ from opsreport.model.spec import parse_spec
 from opsreport.pipeline import ReportRequest, Sources, run_report
 from opsreport.render.report import Document
 from opsreport.scheduling import Window
-from tests.integration.conftest import DAY, END, SCOPE
+from tests.integration.conftest import DAY, END, SCOPE, window_start_seen
 from tests.support.kube_emulator import KubeApiServer
 from tests.support.prometheus import PrometheusServer
 from tests.support.scenario import Scenario
@@ -65,7 +65,9 @@ async def test_a_report_is_true_and_stored(
     report = json.loads(stored["data"]["report.json"])
     jsonschema.validate(report, SCHEMA)
 
-    expected = scenario.expected(WINDOW.start, WINDOW.end, set(SCOPE))
+    expected = scenario.expected(
+        window_start_seen(prometheus, WINDOW.start), WINDOW.end, set(SCOPE)
+    )
     assert report["restarts"]["total"] == expected.restarts_total
     assert report["availability"]["totalScrapes"] == expected.up_samples
     assert report["availability"]["percent"] == pytest.approx(100 * expected.availability_ratio)

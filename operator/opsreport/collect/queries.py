@@ -224,13 +224,25 @@ _BY_HPA = "namespace, horizontalpodautoscaler"
 
 
 def hpa_rescales(scope: Scope, window_seconds: int, step: int) -> str:
-    """How often current replicas changed in the window, read every `step`.
+    """How often current replicas changed in the window: the points of a subquery every `step`
+    inside (start, end] whose count differs from the one a step before; 0 for an autoscaler that
+    never rescaled.
 
-    `changes` of the series merged first: per series, a restarted kube-state-metrics (a new
-    `instance`) would split the window in two and `max` would keep one half's changes only.
+    The series are merged first (`max by`), so a restarted kube-state-metrics (a new `instance`)
+    does not split the window. A comparison rather than `changes`: VictoriaMetrics' `changes`
+    counts a series' first sample as a change, so an autoscaler created in the window would gain
+    one; here a point with nothing a step before compares with nothing.
     """
-    series = f"max by ({_BY_HPA}) ({_HPA}_status_current_replicas{scope.matchers()})"
-    return f"changes(({series})[{duration(window_seconds)}:{step}s])"
+    series = f"{_HPA}_status_current_replicas{scope.matchers()}"
+    now = f"max by ({_BY_HPA}) ({series})"
+    before = f"max by ({_BY_HPA}) ({series} offset {duration(step)})"
+    span = f"{duration(window_seconds - 1)}:{step}s"
+    # `and` drops a point with nothing a step before: VictoriaMetrics compares a missing point as
+    # unequal (a kube-state-metrics restart's gap would count as a rescale).
+    differs = f"({now} != on ({_BY_HPA}) {before}) and on ({_BY_HPA}) {before}"
+    changed = f"count_over_time(({differs})[{span}])"
+    seen = f"0 * max by ({_BY_HPA}) (max_over_time({series}[{duration(window_seconds)}]))"
+    return f"{changed} or {seen}"
 
 
 def hpa_replicas(scope: Scope, window_seconds: int, which: str) -> str:
