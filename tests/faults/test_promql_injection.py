@@ -30,9 +30,9 @@ HOSTILE = [
 ]
 BUILDERS = [
     queries.restarts,
+    queries.owners,
     queries.availability_successful,
     queries.availability_total,
-    queries.pod_owners,
 ]
 
 

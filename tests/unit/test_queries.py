@@ -42,8 +42,7 @@ def test_every_query_is_bounded_to_the_window_and_scope() -> None:
         queries.memory_usage(scope, 86400, "max"),
         queries.resource_quantity(scope, 86400, "requests"),
         queries.resource_quantity(scope, 86400, "limits"),
-        queries.pod_owners(scope, 86400),
-        queries.replicaset_owners(scope, 86400),
+        queries.owners(scope, 86400),
     ]
     for expr in built:
         assert 'namespace=~"shop"' in expr

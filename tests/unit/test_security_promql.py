@@ -62,10 +62,9 @@ def test_every_query_keeps_its_shape_whatever_the_namespace(namespace: str) -> N
     literal = scope.matchers()[1:-1]
     for build in (
         queries.restarts,
+        queries.owners,
         queries.availability_successful,
         queries.availability_total,
-        queries.pod_owners,
-        queries.replicaset_owners,
     ):
         assert build(scope, 3600).replace(literal, "@") == build(plain, 3600).replace(
             plain.matchers()[1:-1], "@"

@@ -205,20 +205,6 @@ def resource_quantity(scope: Scope, window_seconds: int, kind: str) -> str:
     )
 
 
-def pod_owners(scope: Scope, window_seconds: int) -> str:
-    return (
-        "max by (namespace, pod, owner_kind, owner_name) "
-        f"(max_over_time(kube_pod_owner{scope.matchers()}[{duration(window_seconds)}]))"
-    )
-
-
-def replicaset_owners(scope: Scope, window_seconds: int) -> str:
-    return (
-        "max by (namespace, replicaset, owner_kind, owner_name) "
-        f"(max_over_time(kube_replicaset_owner{scope.matchers()}[{duration(window_seconds)}]))"
-    )
-
-
 _HPA = "kube_horizontalpodautoscaler"
 _BY_HPA = "namespace, horizontalpodautoscaler"
 

@@ -8,8 +8,8 @@ only make a report worse, never better.
 
 from __future__ import annotations
 
+from opsreport.model.numbers import percent
 from opsreport.model.report import ObjectiveResult, OverallStatus, ReportData
-from opsreport.render.filters import percent
 
 AVAILABILITY_TARGET = 99.9
 AVAILABILITY_CRITICAL = 99.0

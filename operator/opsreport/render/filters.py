@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-NO_DATA = "no data"
+from opsreport.model.numbers import NO_DATA, percent
+
+__all__ = ["NO_DATA", "percent"]
 
 _IEC = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
 
@@ -29,15 +31,6 @@ def cores(value: float | None) -> str:
         millicores = value * 1000
         return f"{millicores:.0f}m" if millicores >= 1 or value == 0 else f"{millicores:.2f}m"
     return f"{value:.2f}".rstrip("0").rstrip(".")
-
-
-def percent(value: float | None, digits: int = 2) -> str:
-    if value is None:
-        return NO_DATA
-    text = f"{value:.{digits}f}"
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return f"{text}%"
 
 
 def ratio_percent(part: float | None, whole: float | None, digits: int = 0) -> str:
