@@ -8,20 +8,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from opsreport import __version__
-from opsreport.collect import access, judge, queries, series
+from opsreport.collect import access, judge, queries, sections, series
 from opsreport.collect.access import AccessError
 from opsreport.collect.cluster import ClusterFacts, collect_cluster
 from opsreport.collect.judge import kpi_result
-from opsreport.collect.metrics import SECTIONS, MetricFacts, collect_metrics
+from opsreport.collect.measure import MetricFacts, collect_metrics
 from opsreport.collect.prometheus import (
     PrometheusClient,
     PrometheusSettings,
     QueryObserver,
     thanos_params,
 )
+from opsreport.collect.sections.base import Plan
 from opsreport.deliver.base import OutputResult, ReportIdentity, ScheduleIdentity, Sink
 from opsreport.kube import KubeApi
-from opsreport.model import figures
 from opsreport.model.assessment import assess
 from opsreport.model.report import (
     DataGap,
@@ -112,12 +112,8 @@ async def _cluster(request: ReportRequest, kube: KubeApi | None) -> ClusterFacts
 
 def _unmeasured(spec: ReportScheduleSpec, reason: str) -> MetricFacts:
     facts = MetricFacts(traffic=Traffic() if spec.traffic is not None else None)
-    sections = [
-        *SECTIONS,
-        *(["traffic", "traffic series"] if spec.traffic else []),
-        *(f"kpi {k.name}" for k in spec.kpis),
-    ]
-    facts.gaps = [DataGap(section=s, source="prometheus", reason=reason) for s in sections]
+    unmeasured = sections.gap_sections(Plan(traffic=spec.traffic, kpis=spec.kpis))
+    facts.gaps = [DataGap(section=s, source="prometheus", reason=reason) for s in unmeasured]
     facts.kpis = [kpi_result(kpi, kpi.query, None, None) for kpi in spec.kpis]
     return facts
 
@@ -186,26 +182,12 @@ def _workloads(cluster: ClusterFacts, metrics: MetricFacts) -> list[WorkloadStat
 
 
 def _current_values(report: ReportData) -> dict[str, float | None]:
-    """This window's headline figures, by the names model.figures gives them."""
-    values: dict[str, float | None] = {
-        figures.AVAILABILITY: report.availability.percent,
-        figures.RESTARTS: report.restarts.total,
-        figures.RESCALES: report.scaling.rescales,
+    """This window's headline figures, as the sections that measure them name them."""
+    return {
+        headline.figure: headline.current(report)
+        for headline in sections.headlines()
+        if headline.present(report)
     }
-    for count, seconds, found in (
-        (figures.INCIDENTS, figures.DOWNTIME_SECONDS, report.incidents),
-        (figures.ALERTS, figures.ALERT_SECONDS, report.alerts),
-    ):
-        values[count] = None if found is None else len(found)
-        values[seconds] = None if found is None else sum(item.duration_seconds for item in found)
-    if report.traffic is not None:
-        traffic = report.traffic
-        values[figures.LATENCY_P50] = traffic.latency.p50
-        values[figures.LATENCY_P95] = traffic.latency.p95
-        values[figures.LATENCY_P99] = traffic.latency.p99
-        values[figures.ERROR_RATIO] = traffic.error_ratio
-        values[figures.REQUESTS_PER_SECOND] = traffic.requests_per_second
-    return values
 
 
 async def collect_report(request: ReportRequest, sources: Sources, clock: Clock) -> ReportData:

@@ -13,8 +13,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from opsreport.collect import queries
-from opsreport.collect.metrics import MetricFacts, collect_metrics
+from opsreport.collect.measure import MetricFacts, collect_metrics
 from opsreport.collect.prometheus import PrometheusClient, PrometheusSettings
+from opsreport.collect.sections import Plan, query_budget
 from opsreport.model.report import Point
 from opsreport.model.spec import TrafficSpec
 from opsreport.scheduling import Window
@@ -48,22 +49,24 @@ def prometheus_tuesday(
 _COLLECTED: dict[tuple[str, Window, bool], tuple[MetricFacts, int]] = {}
 
 
+TRAFFIC = TrafficSpec(
+    requests_counter="http_requests_total",
+    latency_histogram="http_request_duration_seconds",
+    selector=SELECTOR,
+)
+
+
 async def collect(
     prometheus: EngineServer, window: Window = WINDOW, traffic: bool = True
 ) -> tuple[MetricFacts, int]:
     key = (prometheus.url, window, traffic)
     if key not in _COLLECTED:
-        spec = TrafficSpec(
-            requests_counter="http_requests_total",
-            latency_histogram="http_request_duration_seconds",
-            selector=SELECTOR,
-        )
         async with PrometheusClient(PrometheusSettings(url=prometheus.url)) as client:
             facts = await collect_metrics(
                 client,
                 queries.Scope(SCOPE),
                 window,
-                traffic=spec if traffic else None,
+                traffic=TRAFFIC if traffic else None,
                 time_zone=ZONE,
             )
             _COLLECTED[key] = (facts, client.queries_sent)
@@ -193,7 +196,7 @@ async def test_latency_p95_per_step(prometheus_tuesday: EngineServer, want: Seri
 
 async def test_the_query_count_is_fixed(prometheus_tuesday: EngineServer) -> None:
     facts, sent = await collect(prometheus_tuesday)
-    assert sent == len(facts.queries) == 30
+    assert sent == len(facts.queries) == query_budget(Plan(traffic=TRAFFIC))
     ranges = {q.figure: q for q in facts.queries if q.start is not None}
     assert set(ranges) == {
         "incidents",
@@ -206,7 +209,7 @@ async def test_the_query_count_is_fixed(prometheus_tuesday: EngineServer) -> Non
         assert ranges[figure].step_seconds == 300
         assert ranges[figure].start == WINDOW.start + timedelta(seconds=300)
     _, without_traffic = await collect(prometheus_tuesday, traffic=False)
-    assert without_traffic == 28
+    assert without_traffic == query_budget(Plan())
 
 
 async def test_a_window_off_the_minute_still_has_its_weeks_restarts(

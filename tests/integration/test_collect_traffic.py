@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 
 from opsreport.collect import queries
-from opsreport.collect.metrics import MetricFacts, collect_metrics
+from opsreport.collect.measure import MetricFacts, collect_metrics
 from opsreport.collect.prometheus import PrometheusClient, PrometheusSettings
+from opsreport.collect.sections import Plan, query_budget
 from opsreport.deliver.base import ScheduleIdentity
 from opsreport.kube import KubeApi
 from opsreport.model.report import ReportData
@@ -155,7 +156,7 @@ async def test_kpis_run_with_the_window_substituted(
         kpi("scalar", 'scalar(count(up{namespace="shop"}))', target=99, comparison="<"),
     )
     facts, sent = await collect(prometheus, WINDOW, kpis=specs)
-    assert sent == 28 + 2 * len(specs)
+    assert sent == query_budget(Plan(kpis=specs))
     results = {k.name: k for k in facts.kpis}
     want = scenario.expected_traffic(WINDOW.start, WINDOW.end, {"shop"}, {})
     requests = results["checkout requests"]
@@ -232,7 +233,7 @@ async def test_objectives_are_judged_and_decide_the_status(
     assert data.status == "critical"
     assert any("tight availability" in reason for reason in data.status_reasons)
     assert not any(reason.startswith("Availability ") for reason in data.status_reasons)
-    assert data.meta.prom_queries == 30
+    assert data.meta.prom_queries == query_budget(Plan(traffic=traffic()))
 
 
 async def test_every_headline_has_a_trend(prometheus: PrometheusServer, kube_api: KubeApi) -> None:

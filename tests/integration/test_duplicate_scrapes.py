@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from opsreport.collect import queries
-from opsreport.collect.metrics import MetricFacts, collect_metrics
+from opsreport.collect.measure import MetricFacts, collect_metrics
 from opsreport.collect.prometheus import PrometheusClient, PrometheusSettings
 from opsreport.scheduling import Window
 from tests.integration.conftest import SCOPE, blocks_cache

@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 
 from opsreport.collect import queries
-from opsreport.collect.metrics import MetricFacts, collect_metrics
+from opsreport.collect.measure import MetricFacts, collect_metrics
 from opsreport.collect.prometheus import PrometheusClient, PrometheusSettings
 from opsreport.model.report import WorkloadUsage
 from opsreport.scheduling import Window

@@ -14,8 +14,9 @@ from statistics import fmean
 import pytest
 
 from opsreport.collect import queries
-from opsreport.collect.metrics import MetricFacts, collect_metrics
+from opsreport.collect.measure import MetricFacts, collect_metrics
 from opsreport.collect.prometheus import PrometheusClient, PrometheusError, PrometheusSettings
+from opsreport.collect.sections import Plan, query_budget
 from opsreport.scheduling import Window
 from tests.integration.conftest import (
     COUNTER_REL,
@@ -156,7 +157,7 @@ async def test_the_query_count_is_fixed_and_recorded(
     prometheus: PrometheusServer, window: Window
 ) -> None:
     facts, sent = await collect(prometheus, window)
-    assert sent == len(facts.queries) == 28
+    assert sent == len(facts.queries) == query_budget(Plan())
     assert not facts.gaps
     # Scope size does not change it: every namespace of the cluster costs the same.
     async with PrometheusClient(PrometheusSettings(url=prometheus.url)) as client:

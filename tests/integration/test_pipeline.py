@@ -13,6 +13,7 @@ import jsonschema
 import pytest
 
 from opsreport.collect.prometheus import PrometheusSettings
+from opsreport.collect.sections import Plan, query_budget
 from opsreport.deliver.base import ScheduleIdentity
 from opsreport.deliver.configmap import ConfigMapSink
 from opsreport.kube import KubeApi
@@ -71,7 +72,7 @@ async def test_a_report_is_true_and_stored(
     assert report["restarts"]["total"] == expected.restarts_total
     assert report["availability"]["totalScrapes"] == expected.up_samples
     assert report["availability"]["percent"] == pytest.approx(100 * expected.availability_ratio)
-    assert report["meta"]["promQueries"] == 28
+    assert report["meta"]["promQueries"] == query_budget(Plan())
     # The weeks' restarts are exact counts per step: they add up to the window's.
     assert sum(week["restarts"] for week in report["weeks"]) == expected.restarts_total
     assert report["series"]["availability"], "the availability chart has its series"
