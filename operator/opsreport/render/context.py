@@ -443,6 +443,48 @@ def build_charts(report: ReportData, top_n: int) -> dict[str, Markup]:
     return {name: Markup(svg) for name, svg in svgs.items()}  # noqa: S704
 
 
+@dataclass(frozen=True)
+class Compared:
+    """A headline figure against the previous window's, as people read it."""
+
+    label: str
+    previous: str
+    current: str
+    verdict: str | None
+
+
+# How each headline figure reads: its name for people and its unit.
+_COMPARED: dict[str, tuple[str, Callable[[float], str]]] = {
+    figures.AVAILABILITY: ("Availability", lambda v: percent(v, 3)),
+    figures.RESTARTS: ("Container restarts", number),
+    figures.RESCALES: ("Autoscaler rescales", number),
+    figures.INCIDENTS: ("Incidents", number),
+    figures.DOWNTIME_SECONDS: ("Downtime", human_duration),
+    figures.ALERTS: ("Alerts fired", number),
+    figures.ALERT_SECONDS: ("Time alerts fired", human_duration),
+    figures.LATENCY_P50: ("Latency p50", latency),
+    figures.LATENCY_P95: ("Latency p95", latency),
+    figures.LATENCY_P99: ("Latency p99", latency),
+    figures.ERROR_RATIO: ("Error rate", lambda v: percent(100.0 * v, 3)),
+    figures.REQUESTS_PER_SECOND: ("Requests per second", number),
+}
+
+
+def compared(report: ReportData) -> list[Compared]:
+    rows = []
+    for found in report.trends:
+        label, unit = _COMPARED.get(found.figure, (found.figure, number))
+        rows.append(
+            Compared(
+                label,
+                number(None) if found.previous is None else unit(found.previous),
+                number(None) if found.current is None else unit(found.current),
+                found.verdict,
+            )
+        )
+    return rows
+
+
 def template_context(report: ReportData, *, template: str, fmt: str, top_n: int) -> dict[str, Any]:
     icon, label = STATUS_TEXT[report.status]
     metrics = key_metrics(report)
@@ -466,6 +508,7 @@ def template_context(report: ReportData, *, template: str, fmt: str, top_n: int)
         "summary": summary,
         "key_metrics": metrics,
         "has_trends": any(row.trend for row in metrics),
+        "compared": compared(report),
         "error_budgets": error_budgets(report),
         "usage": ranked_usage(report),
         "workload_status": ranked_workload_status(report),
