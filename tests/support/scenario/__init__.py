@@ -21,8 +21,8 @@ The package, by concern:
 - `names`: metric names and query constants shared by the writer, the oracle and promql();
 - `series`: `SeriesWriter`, the OpenMetrics families as scraped (kube-prometheus' target labels);
 - `kube`: `KubeObjects`, the objects for the API emulator and the event series;
-- `oracle`: `Expected` and the other answers, and `Oracle`, which computes them from the model
-  and the written samples only;
+- `oracle`: `Expected` and the other answers, computed from the model and the written samples
+  only (PromQL 2.42's semantics emulated), by functions that `Scenario` takes as its methods;
 - `promql`: the reference queries whose results `Expected` predicts.
 
 The demo holds the awkward cases: pods replaced mid-window (an HPA and a rollout), counters that
@@ -39,11 +39,11 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from tests.support.scenario import oracle
 from tests.support.scenario.builders import build_demo, build_scaled
 from tests.support.scenario.kube import KubeObjects
 from tests.support.scenario.model import (
@@ -79,7 +79,6 @@ from tests.support.scenario.oracle import (
     EventSummary,
     Expected,
     HPASummary,
-    Oracle,
     RestartRecord,
     RolloutSummary,
     SeriesSummary,
@@ -108,7 +107,7 @@ class Scenario(SeriesWriter, KubeObjects):
     """A cluster and its history; build one with demo() or scaled(), or field by field.
 
     Its outputs: write_openmetrics() (`SeriesWriter`), kube_objects() (`KubeObjects`), and the
-    expected answers, which an `Oracle` computes.
+    expected answers, which the functions of `oracle` compute.
     """
 
     @classmethod
@@ -172,49 +171,12 @@ class Scenario(SeriesWriter, KubeObjects):
         source = b"".join(path.read_bytes() for path in _GENERATOR_SOURCES)
         return hashlib.sha256(source + repr(self).encode()).hexdigest()[:24]
 
-    # ---------------------------------------------------------------- expected answers
-
-    def expected(
-        self,
-        window_start: datetime,
-        window_end: datetime,
-        namespaces: set[str] | frozenset[str] | None = None,
-    ) -> Expected:
-        """See `Oracle.expected`."""
-        return Oracle(self).expected(window_start, window_end, namespaces)
-
-    def expected_traffic(
-        self,
-        window_start: datetime,
-        window_end: datetime,
-        namespaces: set[str] | frozenset[str],
-        selector: Mapping[str, str],
-    ) -> TrafficSummary:
-        """See `Oracle.expected_traffic`."""
-        return Oracle(self).expected_traffic(window_start, window_end, namespaces, selector)
-
-    def expected_series(
-        self,
-        window_start: datetime,
-        window_end: datetime,
-        namespaces: set[str] | frozenset[str],
-        *,
-        step: int,
-        time_zone: str = "UTC",
-        selector: Mapping[str, str] | None = None,
-    ) -> SeriesSummary:
-        """See `Oracle.expected_series`."""
-        return Oracle(self).expected_series(
-            window_start, window_end, namespaces, step=step, time_zone=time_zone, selector=selector
-        )
-
-    def nodes_at_end(self) -> tuple[int, list[str]]:
-        """(nodes, names of the NotReady ones)."""
-        return Oracle(self).nodes_at_end()
-
-    def workload_status_at_end(self) -> dict[WorkloadKey, tuple[int, int, int]]:
-        """(desired, ready, unavailable) replicas of Deployments and StatefulSets at `end`."""
-        return Oracle(self).workload_status_at_end()
+    # The expected answers: functions of a scenario (oracle.py), taken as its methods.
+    expected = oracle.expected
+    expected_traffic = oracle.expected_traffic
+    expected_series = oracle.expected_series
+    nodes_at_end = oracle.nodes_at_end
+    workload_status_at_end = oracle.workload_status_at_end
 
 
 __all__ = [

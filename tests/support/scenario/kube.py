@@ -512,19 +512,6 @@ class KubeObjects(Story):
         so that tests can exercise every kind.
         """
         out: list[EventSeries] = []
-
-        def pod_ref(pod: Pod, container: str | None = None) -> dict[str, Any]:
-            ref = {
-                "apiVersion": "v1",
-                "kind": "Pod",
-                "name": pod.name,
-                "namespace": pod.namespace,
-                "uid": self.pod_uid(pod),
-            }
-            if container:
-                ref["fieldPath"] = f"spec.containers{{{container}}}"
-            return ref
-
         kubelet = {"component": "kubelet"}
         for model in self._models.values():
             pod = model.pod
@@ -539,7 +526,7 @@ class KubeObjects(Story):
                     out.append(
                         EventSeries(
                             pod.namespace,
-                            pod_ref(pod, c.name),
+                            self._pod_ref(pod, c.name),
                             "BackOff",
                             f"Back-off restarting failed container {c.name} in pod "
                             f"{pod.name}_{pod.namespace}({self.pod_uid(pod)})",
@@ -581,7 +568,7 @@ class KubeObjects(Story):
                     out.append(
                         EventSeries(
                             pod.namespace,
-                            pod_ref(pod, model.workload.containers[0].name),
+                            self._pod_ref(pod, model.workload.containers[0].name),
                             "Unhealthy",
                             "Readiness probe failed: HTTP probe failed with statuscode: 503",
                             "Warning",
@@ -659,13 +646,7 @@ class KubeObjects(Story):
                 out.append(
                     EventSeries(
                         hpa.namespace,
-                        {
-                            "apiVersion": "v1",
-                            "kind": "Pod",
-                            "name": model.pod.name,
-                            "namespace": model.pod.namespace,
-                            "uid": self.pod_uid(model.pod),
-                        },
+                        self._pod_ref(model.pod),
                         "FailedScheduling",
                         "0/3 nodes are available: 3 Insufficient cpu. preemption: 0/3 nodes "
                         "are available: 3 No preemption victims found for incoming pod.",
@@ -675,6 +656,18 @@ class KubeObjects(Story):
                         api="events",
                     )
                 )
+
+    def _pod_ref(self, pod: Pod, container: str | None = None) -> dict[str, Any]:
+        ref = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "name": pod.name,
+            "namespace": pod.namespace,
+            "uid": self.pod_uid(pod),
+        }
+        if container:
+            ref["fieldPath"] = f"spec.containers{{{container}}}"
+        return ref
 
     def _deployment_ref(self, w: Workload) -> dict[str, Any]:
         return {
@@ -721,13 +714,7 @@ class KubeObjects(Story):
             out.append(
                 EventSeries(
                     pod.namespace,
-                    {
-                        "apiVersion": "v1",
-                        "kind": "Pod",
-                        "name": pod.name,
-                        "namespace": pod.namespace,
-                        "uid": self.pod_uid(pod),
-                    },
+                    self._pod_ref(pod),
                     "FailedMount",
                     'MountVolume.SetUp failed for volume "backup-config" : configmap '
                     '"ledger-backup" not found',

@@ -92,11 +92,6 @@ class Workload:
     def key(self) -> WorkloadKey:
         return (self.namespace, self.kind, self.name)
 
-    @property
-    def replicaset(self) -> str:
-        """The ReplicaSet at `end`: of the last rollout, else the first one."""
-        return f"{self.name}-{self.hash_at(None)}"
-
     def hash_at(self, t: int | None) -> str:
         """The pod-template-hash current at t (None: at the end)."""
         value = self.template_hash
@@ -230,10 +225,6 @@ class EventSeries:
     # The API that wrote it: "core" (core/v1) or "events" (events.k8s.io/v1). The API server
     # keeps one store: every Event is read through both, converted.
     api: str = "core"
-
-    @property
-    def key(self) -> tuple[str, str, str, str]:
-        return (self.namespace, self.involved["kind"], self.involved["name"], self.reason)
 
 
 # ---------------------------------------------------------------------------- pods in time

@@ -382,601 +382,603 @@ def _merge_stretches(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
     return merged
 
 
+def _matcher(
+    namespaces: set[str] | frozenset[str], selector: Mapping[str, str]
+) -> Callable[[Mapping[str, str]], bool]:
+    """Series in the namespaces whose labels equal the selector's values."""
+
+    def matches(labels: Mapping[str, str]) -> bool:
+        return labels.get("namespace") in namespaces and all(
+            labels.get(k) == v for k, v in selector.items()
+        )
+
+    return matches
+
+
 # ------------------------------------------------------------------------------ the oracle
+# Functions of a scenario: `Scenario` takes the public ones as its methods. They read its model
+# and the samples exactly as written (`_series`), and nothing of the writer's code paths.
 
 
-@dataclass(frozen=True)
-class Oracle:
-    """A scenario's expected answers; the scenario keeps the samples it read (`_series`)."""
+def expected(
+    scenario: Scenario,
+    window_start: datetime,
+    window_end: datetime,
+    namespaces: set[str] | frozenset[str] | None = None,
+) -> Expected:
+    """Answers for the window, computed from the written samples, not from Prometheus.
 
-    scenario: Scenario
+    PromQL semantics follow Prometheus 2.42 for queries at time=window_end with
+    `[W]` = window_end - window_start: range selectors take samples in [start, end]
+    (both ends), rate/increase extrapolate as `extrapolatedRate` does, subqueries
+    evaluate at multiples of their step within [start, end], quantiles interpolate
+    at rank q * (n - 1). See promql() for the queries.
+    """
+    start, end = _ts(window_start), _ts(window_end)
+    if end <= start:
+        raise ValueError("empty window")
+    scope = None if namespaces is None else frozenset(namespaces)
 
-    def expected(
-        self,
-        window_start: datetime,
-        window_end: datetime,
-        namespaces: set[str] | frozenset[str] | None = None,
-    ) -> Expected:
-        """Answers for the window, computed from the written samples, not from Prometheus.
+    def in_scope(labels: Mapping[str, str]) -> bool:
+        return scope is None or labels.get("namespace") in scope
 
-        PromQL semantics follow Prometheus 2.42 for queries at time=window_end with
-        `[W]` = window_end - window_start: range selectors take samples in [start, end]
-        (both ends), rate/increase extrapolate as `extrapolatedRate` does, subqueries
-        evaluate at multiples of their step within [start, end], quantiles interpolate
-        at rank q * (n - 1). See promql() for the queries.
-        """
-        start, end = _ts(window_start), _ts(window_end)
-        if end <= start:
-            raise ValueError("empty window")
-        scope = None if namespaces is None else frozenset(namespaces)
+    restarts, last_reason, oom_kills, events = _expected_restarts(scenario, start, end, in_scope)
+    ratio, samples, ones, downtimes = _expected_availability(scenario, start, end, in_scope)
+    containers = _expected_containers(scenario, start, end, scope)
+    pod_workloads = {
+        pod.key: pod.workload
+        for pod in scenario.pods
+        if (scope is None or pod.namespace in scope)
+        and any(start <= t <= end for t in scenario._alive_times(pod))
+    }
+    workloads = _expected_workloads(scenario, pod_workloads, restarts, oom_kills, containers)
+    hpas = _expected_hpas(scenario, start, end, scope)
+    return Expected(
+        window_start=window_start,
+        window_end=window_end,
+        namespaces=scope,
+        restarts_by_container=restarts,
+        restarts_total=sum(restarts.values()),
+        last_reason_by_container=last_reason,
+        oom_kills_by_container=oom_kills,
+        restart_events=events,
+        availability_ratio=ratio,
+        up_samples=samples,
+        up_ones=ones,
+        downtime_intervals=downtimes,
+        containers=containers,
+        pod_workloads=pod_workloads,
+        workloads=workloads,
+        hpas=hpas,
+        deployments=_expected_deployments(scenario, start, end, in_scope),
+        incidents=_expected_incidents(scenario, start, end, in_scope),
+        alerts=_expected_alerts(scenario, start, end, scope),
+        events=_expected_events(scenario, start, end, scope),
+        rollouts=_expected_rollouts(scenario, start, end, scope),
+    )
 
-        def in_scope(labels: Mapping[str, str]) -> bool:
-            return scope is None or labels.get("namespace") in scope
 
-        restarts, last_reason, oom_kills, events = self._expected_restarts(start, end, in_scope)
-        ratio, samples, ones, downtimes = self._expected_availability(start, end, in_scope)
-        containers = self._expected_containers(start, end, scope)
-        pod_workloads = {
-            pod.key: pod.workload
-            for pod in self.scenario.pods
-            if (scope is None or pod.namespace in scope)
-            and any(start <= t <= end for t in self.scenario._alive_times(pod))
-        }
-        workloads = self._expected_workloads(pod_workloads, restarts, oom_kills, containers)
-        hpas = self._expected_hpas(start, end, scope)
-        return Expected(
-            window_start=window_start,
-            window_end=window_end,
-            namespaces=scope,
-            restarts_by_container=restarts,
-            restarts_total=sum(restarts.values()),
-            last_reason_by_container=last_reason,
-            oom_kills_by_container=oom_kills,
-            restart_events=events,
-            availability_ratio=ratio,
-            up_samples=samples,
-            up_ones=ones,
-            downtime_intervals=downtimes,
-            containers=containers,
-            pod_workloads=pod_workloads,
-            workloads=workloads,
-            hpas=hpas,
-            deployments=self._expected_deployments(start, end, in_scope),
-            incidents=self._expected_incidents(start, end, in_scope),
-            alerts=self._expected_alerts(start, end, scope),
-            events=self._expected_events(start, end, scope),
-            rollouts=self._expected_rollouts(start, end, scope),
+def _expected_deployments(
+    scenario: Scenario, start: int, end: int, in_scope: Callable[[Mapping[str, str]], bool]
+) -> dict[tuple[str, str], DeploymentSummary]:
+    generations = {
+        (s.labels["namespace"], s.labels["deployment"]): s for s in scenario._series(GENERATION)
+    }
+    out: dict[tuple[str, str], DeploymentSummary] = {}
+    for series in scenario._series(UNAVAILABLE):
+        if not in_scope(series.labels):
+            continue
+        key = (series.labels["namespace"], series.labels["deployment"])
+        i, j = _window(series.times, start, end)
+        times, values = series.times[i:j], series.values[i:j]
+        generation = generations[key]
+        gi, gj = _window(generation.times, start, end)
+        changes = generation.values[gi:gj]
+        out[key] = DeploymentSummary(
+            namespace=key[0],
+            name=key[1],
+            max_unavailable=int(max(values)),
+            seconds_unavailable=scenario.step_seconds
+            * sum(1 for t, v in zip(times, values, strict=True) if v > 0 and t < end),
+            spec_changes=sum(1 for a, b in itertools.pairwise(changes) if a != b),
         )
+    return out
 
-    def _expected_deployments(
-        self, start: int, end: int, in_scope: Callable[[Mapping[str, str]], bool]
-    ) -> dict[tuple[str, str], DeploymentSummary]:
-        generations = {
-            (s.labels["namespace"], s.labels["deployment"]): s
-            for s in self.scenario._series(GENERATION)
-        }
-        out: dict[tuple[str, str], DeploymentSummary] = {}
-        for series in self.scenario._series(UNAVAILABLE):
-            if not in_scope(series.labels):
-                continue
-            key = (series.labels["namespace"], series.labels["deployment"])
-            i, j = _window(series.times, start, end)
-            times, values = series.times[i:j], series.values[i:j]
-            generation = generations[key]
-            gi, gj = _window(generation.times, start, end)
-            changes = generation.values[gi:gj]
-            out[key] = DeploymentSummary(
-                namespace=key[0],
-                name=key[1],
-                max_unavailable=int(max(values)),
-                seconds_unavailable=self.scenario.step_seconds
-                * sum(1 for t, v in zip(times, values, strict=True) if v > 0 and t < end),
-                spec_changes=sum(1 for a, b in itertools.pairwise(changes) if a != b),
-            )
-        return out
 
-    def _expected_incidents(
-        self, start: int, end: int, in_scope: Callable[[Mapping[str, str]], bool]
-    ) -> list[Stretch]:
-        """Targets down (a sample of 0) at grid points in [start, end), merged per job."""
-        by_job: dict[tuple[str, str], list[tuple[tuple[int, int], str]]] = defaultdict(list)
-        for series in self.scenario._series(UP):
-            if not in_scope(series.labels):
-                continue
-            down = [
-                t
-                for t, v in zip(series.times, series.values, strict=True)
-                if v == 0 and start <= t < end
-            ]
-            key = (series.labels["namespace"], series.labels["job"])
-            for span in _grid_stretches(down, self.scenario.step_seconds, end):
-                by_job[key].append((span, series.labels["pod"]))
-        out: list[Stretch] = []
-        for (namespace, job), spans in by_job.items():
-            for a, b in _merge_stretches(span for span, _ in spans):
-                pods = sorted({pod for (x, y), pod in spans if x < b and y > a})
-                out.append(Stretch(namespace, job, _dt(a), _dt(b), tuple(pods)))
-        out.sort(key=lambda i: (i.start, i.namespace, i.name))
-        return out
-
-    def _expected_alerts(
-        self, start: int, end: int, scope: frozenset[str] | None
-    ) -> list[AlertSummary]:
-        points: dict[tuple[str, str, str], list[int]] = defaultdict(list)
-        at_end: set[tuple[str, str, str]] = set()
-        for series in self.scenario._series(ALERTS):
-            labels = series.labels
-            namespace = labels.get("namespace")
-            if scope is not None and namespace not in scope:
-                continue
-            key = (labels["alertname"], labels["severity"], namespace or "")
-            points[key].extend(t for t in series.times if start <= t < end)
-            if end in series.times:
-                at_end.add(key)
-        out: list[AlertSummary] = []
-        for (name, severity, namespace), times in points.items():
-            spans = _merge_stretches(_grid_stretches(times, self.scenario.step_seconds, end))
-            if not spans:
-                continue
-            out.append(
-                AlertSummary(
-                    name=name,
-                    severity=severity,
-                    namespace=namespace,
-                    first_firing=_dt(spans[0][0]),
-                    last_firing=_dt(spans[-1][1]),
-                    duration_seconds=sum(b - a for a, b in spans),
-                    firings=len(spans),
-                    firing_at_end=(name, severity, namespace) in at_end,
-                )
-            )
-        return sorted(out, key=lambda a: (a.name, a.namespace))
-
-    def _expected_events(
-        self, start: int, end: int, scope: frozenset[str] | None
-    ) -> list[EventSummary]:
-        """Event series (as recorded up to `end` of the history) that overlap the window."""
-        out: list[EventSummary] = []
-        for e in self.scenario._event_series(self.scenario.end_ts):
-            first, last = e.times[0], e.times[-1]
-            if (scope is not None and e.namespace not in scope) or first > end or last < start:
-                continue
-            out.append(
-                EventSummary(
-                    namespace=e.namespace,
-                    kind=e.involved["kind"],
-                    name=e.involved["name"],
-                    reason=e.reason,
-                    message=e.message,
-                    count=len(e.times),
-                    first=_dt(first),
-                    last=_dt(last),
-                    count_in_window=len(e.times) if start <= first and last <= end else None,
-                )
-            )
-        return out
-
-    def _expected_rollouts(
-        self, start: int, end: int, scope: frozenset[str] | None
-    ) -> list[RolloutSummary]:
-        """ReplicaSets created in [start, end); ControllerRevisions all predate the history."""
-        out = [
-            RolloutSummary(w.namespace, w.kind, w.name, revision, f"{w.name}-{h}", _dt(created))
-            for w in self.scenario.workloads
-            if scope is None or w.namespace in scope
-            for revision, h, created in w.revisions()
-            if created is not None and start <= created < end
+def _expected_incidents(
+    scenario: Scenario, start: int, end: int, in_scope: Callable[[Mapping[str, str]], bool]
+) -> list[Stretch]:
+    """Targets down (a sample of 0) at grid points in [start, end), merged per job."""
+    by_job: dict[tuple[str, str], list[tuple[tuple[int, int], str]]] = defaultdict(list)
+    for series in scenario._series(UP):
+        if not in_scope(series.labels):
+            continue
+        down = [
+            t
+            for t, v in zip(series.times, series.values, strict=True)
+            if v == 0 and start <= t < end
         ]
-        return sorted(out, key=lambda r: (r.started_at, r.namespace, r.name))
+        key = (series.labels["namespace"], series.labels["job"])
+        for span in _grid_stretches(down, scenario.step_seconds, end):
+            by_job[key].append((span, series.labels["pod"]))
+    out: list[Stretch] = []
+    for (namespace, job), spans in by_job.items():
+        for a, b in _merge_stretches(span for span, _ in spans):
+            pods = sorted({pod for (x, y), pod in spans if x < b and y > a})
+            out.append(Stretch(namespace, job, _dt(a), _dt(b), tuple(pods)))
+    out.sort(key=lambda i: (i.start, i.namespace, i.name))
+    return out
 
-    def expected_traffic(
-        self,
-        window_start: datetime,
-        window_end: datetime,
-        namespaces: set[str] | frozenset[str],
-        selector: Mapping[str, str],
-    ) -> TrafficSummary:
-        """Request figures over the window for series matching `selector` (label = value)."""
-        start, end = _ts(window_start), _ts(window_end)
 
-        def matches(labels: Mapping[str, str]) -> bool:
-            return labels.get("namespace") in namespaces and all(
-                labels.get(k) == v for k, v in selector.items()
+def _expected_alerts(
+    scenario: Scenario, start: int, end: int, scope: frozenset[str] | None
+) -> list[AlertSummary]:
+    points: dict[tuple[str, str, str], list[int]] = defaultdict(list)
+    at_end: set[tuple[str, str, str]] = set()
+    for series in scenario._series(ALERTS):
+        labels = series.labels
+        namespace = labels.get("namespace")
+        if scope is not None and namespace not in scope:
+            continue
+        key = (labels["alertname"], labels["severity"], namespace or "")
+        points[key].extend(t for t in series.times if start <= t < end)
+        if end in series.times:
+            at_end.add(key)
+    out: list[AlertSummary] = []
+    for (name, severity, namespace), times in points.items():
+        spans = _merge_stretches(_grid_stretches(times, scenario.step_seconds, end))
+        if not spans:
+            continue
+        out.append(
+            AlertSummary(
+                name=name,
+                severity=severity,
+                namespace=namespace,
+                first_firing=_dt(spans[0][0]),
+                last_firing=_dt(spans[-1][1]),
+                duration_seconds=sum(b - a for a, b in spans),
+                firings=len(spans),
+                firing_at_end=(name, severity, namespace) in at_end,
             )
-
-        def increases(name: str) -> list[tuple[dict[str, str], float]]:
-            out = []
-            for series in self.scenario._series(name):
-                if matches(series.labels):
-                    got = _extrapolated_rate(series.times, series.values, start, end, is_rate=False)
-                    if got is not None:
-                        out.append((series.labels, got))
-            return out
-
-        counters = increases(HTTP_REQUESTS)
-        requests = math.fsum(v for _, v in counters) if counters else None
-        errors_found = [v for labels, v in counters if labels["code"].startswith("5")]
-        errors = math.fsum(errors_found) if errors_found else (0.0 if counters else None)
-        by_le: dict[float, float] = defaultdict(float)
-        for labels, value in increases(f"{HTTP_LATENCY}_bucket"):
-            by_le[float(labels["le"])] += value
-        buckets = list(by_le.items())
-        return TrafficSummary(
-            requests=requests,
-            errors=errors,
-            p50=_histogram_quantile(0.5, buckets),
-            p95=_histogram_quantile(0.95, buckets),
-            p99=_histogram_quantile(0.99, buckets),
         )
+    return sorted(out, key=lambda a: (a.name, a.namespace))
 
-    def expected_series(
-        self,
-        window_start: datetime,
-        window_end: datetime,
-        namespaces: set[str] | frozenset[str],
-        *,
-        step: int,
-        time_zone: str = "UTC",
-        selector: Mapping[str, str] | None = None,
-    ) -> SeriesSummary:
-        """Per-step figures over the window and their ISO weeks (Monday 00:00 in `time_zone`).
 
-        A step [t, t + step) holds the samples taken in it: `up` scrapes, the highest HPA replica
-        counts, restart counter increments (a sample above the one before counts the difference,
-        one below counts its value: the counter restarted; a series' first sample is its
-        baseline). Requests, errors and latency buckets are Prometheus 2.42's `increase()` over
-        [t, t + step] (both ends), summed over the series that match `selector`.
-        """
-        start, end = _ts(window_start), _ts(window_end)
-        grid = range(start, end, step)
-
-        def slot(x: int) -> int | None:
-            return start + (x - start) // step * step if start <= x < end else None
-
-        successful: dict[int, float] = defaultdict(float)
-        total: dict[int, float] = defaultdict(float)
-        for series in self.scenario._series(UP):
-            if series.labels.get("namespace") in namespaces:
-                for x, v in zip(series.times, series.values, strict=True):
-                    if (t := slot(x)) is not None:
-                        successful[t] += v
-                        total[t] += 1
-        restarts: dict[int, float] = defaultdict(float)
-        for series in self.scenario._series(RESTARTS):
-            if series.labels.get("namespace") in namespaces:
-                pairs = list(zip(series.times, series.values, strict=True))
-                for (_, before), (x, now) in itertools.pairwise(pairs):
-                    if (t := slot(x)) is not None:
-                        restarts[t] += now - before if now >= before else now
-        replicas: dict[HPAKey, dict[str, dict[int, float]]] = {}
-        for which, name in (("current", HPA_CURRENT), ("desired", HPA_DESIRED)):
-            for series in self.scenario._series(name):
-                key = (series.labels["namespace"], series.labels["horizontalpodautoscaler"])
-                if key[0] not in namespaces:
-                    continue
-                peaks = replicas.setdefault(key, {}).setdefault(which, {})
-                for x, v in zip(series.times, series.values, strict=True):
-                    if (t := slot(x)) is not None:
-                        peaks[t] = max(peaks.get(t, v), v)
-        requests: dict[int, float] = {}
-        errors: dict[int, float] = {}
-        buckets: dict[int, dict[float, float]] = defaultdict(lambda: defaultdict(float))
-        if selector is not None:
-
-            def matches(labels: Mapping[str, str]) -> bool:
-                return labels.get("namespace") in namespaces and all(
-                    labels.get(k) == v for k, v in selector.items()
-                )
-
-            counters = [s for s in self.scenario._series(HTTP_REQUESTS) if matches(s.labels)]
-            histogram = [
-                s for s in self.scenario._series(f"{HTTP_LATENCY}_bucket") if matches(s.labels)
-            ]
-            for t in grid:
-
-                def increase(s: _Series, t: int = t) -> float | None:
-                    return _extrapolated_rate(s.times, s.values, t, t + step, is_rate=False)
-
-                found = [(s, got) for s in counters if (got := increase(s)) is not None]
-                if found:
-                    requests[t] = math.fsum(v for _, v in found)
-                    failed = [v for s, v in found if s.labels["code"].startswith("5")]
-                    errors[t] = math.fsum(failed) if failed else 0.0
-                for s in histogram:
-                    if (got := increase(s)) is not None:
-                        buckets[t][float(s.labels["le"])] += got
-        incidents = self._expected_incidents(start, end, lambda x: x.get("namespace") in namespaces)
-        firing = [
-            (series.labels["alertname"], series.labels["severity"], series.labels["namespace"], t)
-            for series in self.scenario._series(ALERTS)
-            if series.labels.get("namespace") in namespaces
-            for t in series.times
-            if start <= t < end
-        ]
-        weeks = []
-        for week_start, week_end, iso in _iso_weeks(window_start, window_end, time_zone):
-            lo, hi = _ts(week_start), _ts(week_end)
-            overlaps = [
-                min(_ts(i.end), hi) - max(_ts(i.start), lo)
-                for i in incidents
-                if _ts(i.start) < hi and _ts(i.end) > lo
-            ]
-
-            def inside(values: Mapping[int, float], lo: int = lo, hi: int = hi) -> list[float]:
-                return [v for t, v in values.items() if lo <= t < hi]
-
-            summed: dict[float, float] = defaultdict(float)
-            for t, counts in buckets.items():
-                if lo <= t < hi:
-                    for le, count in counts.items():
-                        summed[le] += count
-            week_requests = inside(requests)
-            weeks.append(
-                WeekSummary(
-                    start=week_start,
-                    end=week_end,
-                    iso_week=iso,
-                    successful_scrapes=int(sum(inside(successful))),
-                    total_scrapes=int(sum(inside(total))),
-                    restarts=int(sum(inside(restarts))),
-                    incidents=len(overlaps),
-                    downtime_seconds=sum(overlaps),
-                    alerts=len({(name, sev, ns) for name, sev, ns, t in firing if lo <= t < hi}),
-                    requests=math.fsum(week_requests) if week_requests else None,
-                    errors=math.fsum(inside(errors)) if week_requests else None,
-                    latency_p95=_histogram_quantile(0.95, list(summed.items())),
-                )
+def _expected_events(
+    scenario: Scenario, start: int, end: int, scope: frozenset[str] | None
+) -> list[EventSummary]:
+    """Event series (as recorded up to `end` of the history) that overlap the window."""
+    out: list[EventSummary] = []
+    for e in scenario._event_series(scenario.end_ts):
+        first, last = e.times[0], e.times[-1]
+        if (scope is not None and e.namespace not in scope) or first > end or last < start:
+            continue
+        out.append(
+            EventSummary(
+                namespace=e.namespace,
+                kind=e.involved["kind"],
+                name=e.involved["name"],
+                reason=e.reason,
+                message=e.message,
+                count=len(e.times),
+                first=_dt(first),
+                last=_dt(last),
+                count_in_window=len(e.times) if start <= first and last <= end else None,
             )
-        return SeriesSummary(
-            steps=list(grid),
-            availability={t: 100.0 * successful[t] / total[t] for t in grid if total.get(t)},
-            replicas=replicas,
-            latency_p95={
-                t: q for t in grid if (q := _histogram_quantile(0.95, list(buckets[t].items())))
-            }
-            if selector is not None
-            else {},
-            weeks=weeks,
         )
+    return out
 
-    def nodes_at_end(self) -> tuple[int, list[str]]:
-        """(nodes, names of the NotReady ones)."""
-        return len(self.scenario.nodes), sorted(n.name for n in self.scenario.nodes if not n.ready)
 
-    def workload_status_at_end(self) -> dict[WorkloadKey, tuple[int, int, int]]:
-        """(desired, ready, unavailable) replicas of Deployments and StatefulSets at `end`."""
-        end = self.scenario.end_ts
-        out: dict[WorkloadKey, tuple[int, int, int]] = {}
-        for w in self.scenario.workloads:
-            if w.kind == "DaemonSet":
-                continue
-            ready = sum(1 for m in self.scenario._pods_of(w) if m.alive(end) and m.ready(end))
-            desired = self.scenario._spec_replicas(w, end) if w.kind == "Deployment" else w.replicas
-            out[w.key] = (desired, ready, max(0, desired - ready))
+def _expected_rollouts(
+    scenario: Scenario, start: int, end: int, scope: frozenset[str] | None
+) -> list[RolloutSummary]:
+    """ReplicaSets created in [start, end); ControllerRevisions all predate the history."""
+    out = [
+        RolloutSummary(w.namespace, w.kind, w.name, revision, f"{w.name}-{h}", _dt(created))
+        for w in scenario.workloads
+        if scope is None or w.namespace in scope
+        for revision, h, created in w.revisions()
+        if created is not None and start <= created < end
+    ]
+    return sorted(out, key=lambda r: (r.started_at, r.namespace, r.name))
+
+
+def expected_traffic(
+    scenario: Scenario,
+    window_start: datetime,
+    window_end: datetime,
+    namespaces: set[str] | frozenset[str],
+    selector: Mapping[str, str],
+) -> TrafficSummary:
+    """Request figures over the window for series matching `selector` (label = value)."""
+    start, end = _ts(window_start), _ts(window_end)
+    matches = _matcher(namespaces, selector)
+
+    def increases(name: str) -> list[tuple[dict[str, str], float]]:
+        out = []
+        for series in scenario._series(name):
+            if matches(series.labels):
+                got = _extrapolated_rate(series.times, series.values, start, end, is_rate=False)
+                if got is not None:
+                    out.append((series.labels, got))
         return out
 
-    def _expected_restarts(
-        self, start: int, end: int, in_scope: Callable[[Mapping[str, str]], bool]
-    ) -> tuple[
-        dict[ContainerKey, int],
-        dict[ContainerKey, str],
-        dict[ContainerKey, int],
-        list[RestartRecord],
-    ]:
-        by_container: dict[ContainerKey, int] = {}
-        last_reason: dict[ContainerKey, str] = {}
-        oom_kills: dict[ContainerKey, int] = {}
-        records: list[RestartRecord] = []
-        for series in self.scenario._series(RESTARTS):
-            labels = series.labels
-            key = (labels["namespace"], labels["pod"], labels["container"])
-            model = self.scenario._models[key[:2]]
-            in_window = [r for r in model.restarts[key[2]] if start < r.timestamp <= end]
-            increase = _extrapolated_rate(series.times, series.values, start, end, is_rate=False)
-            # Keep the docstring's promise: the history must not let rounding miscount.
-            # PromQL's round() goes half up, unlike Python's.
-            rounded = math.floor(increase + 0.5) if increase is not None else 0
-            if rounded != len(in_window):
-                raise AssertionError(
-                    f"{key}: increase() would round {increase!r} to a different count "
-                    f"than the {len(in_window)} restarts in the window; fix the scenario"
-                )
-            if increase is None or not in_scope(labels):
-                continue
-            by_container[key] = len(in_window)
-            if in_window:
-                last_reason[key] = in_window[-1].reason
-            ooms = sum(1 for r in in_window if r.reason == "OOMKilled")
-            if ooms:
-                oom_kills[key] = ooms
-            records.extend(
-                RestartRecord(*key, _dt(r.timestamp), r.reason, r.exit_code) for r in in_window
-            )
-        records.sort(key=lambda r: (r.timestamp, r.namespace, r.pod, r.container))
-        return by_container, last_reason, oom_kills, records
+    counters = increases(HTTP_REQUESTS)
+    requests = math.fsum(v for _, v in counters) if counters else None
+    errors_found = [v for labels, v in counters if labels["code"].startswith("5")]
+    errors = math.fsum(errors_found) if errors_found else (0.0 if counters else None)
+    by_le: dict[float, float] = defaultdict(float)
+    for labels, value in increases(f"{HTTP_LATENCY}_bucket"):
+        by_le[float(labels["le"])] += value
+    buckets = list(by_le.items())
+    return TrafficSummary(
+        requests=requests,
+        errors=errors,
+        p50=_histogram_quantile(0.5, buckets),
+        p95=_histogram_quantile(0.95, buckets),
+        p99=_histogram_quantile(0.99, buckets),
+    )
 
-    def _expected_availability(
-        self, start: int, end: int, in_scope: Callable[[Mapping[str, str]], bool]
-    ) -> tuple[float | None, int, int, list[Downtime]]:
-        samples = ones = 0
-        downtimes: list[Downtime] = []
-        for series in self.scenario._series(UP):
-            if not in_scope(series.labels):
-                continue
-            i, j = _window(series.times, start, end)
-            values = series.values[i:j]
-            times = series.times[i:j]
-            samples += len(values)
-            ones += sum(1 for v in values if v == 1)
-            run_start: int | None = None
-            for k, (t, v) in enumerate(zip(times, values, strict=True)):
-                if v == 0 and run_start is None:
-                    run_start = t
-                if run_start is not None and (v == 1 or k == len(values) - 1):
-                    stop = t if v == 1 else t + self.scenario.step_seconds
-                    labels = series.labels
-                    downtimes.append(
-                        Downtime(
-                            labels["namespace"],
-                            labels["pod"],
-                            labels["job"],
-                            labels["instance"],
-                            _dt(run_start),
-                            _dt(stop),
-                        )
-                    )
-                    run_start = None
-        downtimes.sort(key=lambda d: (d.start, d.namespace, d.pod))
-        ratio = ones / samples if samples else None
-        return ratio, samples, ones, downtimes
 
-    def _expected_containers(
-        self, start: int, end: int, scope: frozenset[str] | None
-    ) -> dict[ContainerKey, ContainerUsage]:
-        cpu_series: dict[ContainerKey, list[_Series]] = defaultdict(list)
-        for series in self.scenario._series(CPU):
-            name = series.labels.get("container", "")
-            if name and name != "POD":
-                cpu_series[(series.labels["namespace"], series.labels["pod"], name)].append(series)
-        memory_series: dict[ContainerKey, list[_Series]] = defaultdict(list)
-        for series in self.scenario._series(MEMORY):
-            name = series.labels.get("container", "")
-            if name and name != "POD":
-                memory_series[(series.labels["namespace"], series.labels["pod"], name)].append(
-                    series
-                )
-        cfs: dict[tuple[str, ContainerKey], list[_Series]] = defaultdict(list)
-        for family in (PERIODS, THROTTLED):
-            for series in self.scenario._series(family):
-                labels = series.labels
-                cfs[(family, (labels["namespace"], labels["pod"], labels["container"]))].append(
-                    series
-                )
+def expected_series(
+    scenario: Scenario,
+    window_start: datetime,
+    window_end: datetime,
+    namespaces: set[str] | frozenset[str],
+    *,
+    step: int,
+    time_zone: str = "UTC",
+    selector: Mapping[str, str] | None = None,
+) -> SeriesSummary:
+    """Per-step figures over the window and their ISO weeks (Monday 00:00 in `time_zone`).
 
-        def increase(family: str, key: ContainerKey) -> float | None:
-            """sum by container (increase()) over its runs' series, as the CFS queries do."""
-            parts = [
-                got
-                for series in cfs.get((family, key), [])
-                if (
-                    got := _extrapolated_rate(
-                        series.times, series.values, start, end, is_rate=False
-                    )
-                )
-                is not None
-            ]
-            return math.fsum(parts) if parts else None
+    A step [t, t + step) holds the samples taken in it: `up` scrapes, the highest HPA replica
+    counts, restart counter increments (a sample above the one before counts the difference,
+    one below counts its value: the counter restarted; a series' first sample is its
+    baseline). Requests, errors and latency buckets are Prometheus 2.42's `increase()` over
+    [t, t + step] (both ends), summed over the series that match `selector`.
+    """
+    start, end = _ts(window_start), _ts(window_end)
+    grid = range(start, end, step)
 
-        steps = _subquery_steps(end, end - start, CPU_SUBQUERY_STEP)
-        out: dict[ContainerKey, ContainerUsage] = {}
-        for pod in self.scenario.pods:
-            if scope is not None and pod.namespace not in scope:
-                continue
-            if not any(start <= t <= end for t in self.scenario._alive_times(pod)):
-                continue
-            for c in self.scenario._workloads[pod.workload].containers:
-                key = (pod.namespace, pod.name, c.name)
-                # sum by (namespace, pod, container) (rate(...[5m])) at each subquery step.
-                rates: list[float] = []
-                for ts in steps:
-                    parts = [
-                        r
-                        for s in cpu_series[key]
-                        if (
-                            r := _extrapolated_rate(
-                                s.times, s.values, ts - CPU_RATE_RANGE, ts, is_rate=True
-                            )
-                        )
-                        is not None
-                    ]
-                    if parts:
-                        rates.append(math.fsum(parts))
-                raw: list[float] = []
-                for s in memory_series[key]:
-                    i, j = _window(s.times, start, end)
-                    raw.extend(s.values[i:j])
-                out[key] = ContainerUsage(
-                    namespace=pod.namespace,
-                    pod=pod.name,
-                    container=c.name,
-                    workload=pod.workload,
-                    cpu_avg=math.fsum(rates) / len(rates) if rates else None,
-                    cpu_p95=_quantile(0.95, rates) if rates else None,
-                    cpu_max=max(rates) if rates else None,
-                    memory_avg=math.fsum(raw) / len(raw) if raw else None,
-                    memory_max=max(raw) if raw else None,
-                    cpu_request=c.cpu_request,
-                    cpu_limit=c.cpu_limit,
-                    memory_request=c.memory_request,
-                    memory_limit=c.memory_limit,
-                    cpu_periods=increase(PERIODS, key),
-                    cpu_throttled_periods=increase(THROTTLED, key),
-                )
-        return out
+    def slot(x: int) -> int | None:
+        return start + (x - start) // step * step if start <= x < end else None
 
-    def _expected_workloads(
-        self,
-        pod_workloads: dict[PodKey, WorkloadKey],
-        restarts: dict[ContainerKey, int],
-        oom_kills: dict[ContainerKey, int],
-        containers: dict[ContainerKey, ContainerUsage],
-    ) -> dict[WorkloadKey, WorkloadSummary]:
-        pods: dict[WorkloadKey, set[str]] = defaultdict(set)
-        for (_, pod), workload in pod_workloads.items():
-            pods[workload].add(pod)
-        out: dict[WorkloadKey, WorkloadSummary] = {}
-        for key, names in sorted(pods.items()):
-            mine = [c for c in containers.values() if c.workload == key]
-            memory = [c.memory_max for c in mine if c.memory_max is not None]
-            out[key] = WorkloadSummary(
-                namespace=key[0],
-                kind=self.scenario._workloads[key].kind,
-                name=key[2],
-                pods=frozenset(names),
-                restarts=sum(n for k, n in restarts.items() if pod_workloads.get(k[:2]) == key),
-                oom_kills=sum(n for k, n in oom_kills.items() if pod_workloads.get(k[:2]) == key),
-                memory_max=max(memory) if memory else None,
-            )
-        return out
-
-    def _expected_hpas(
-        self, start: int, end: int, scope: frozenset[str] | None
-    ) -> dict[HPAKey, HPASummary]:
-        out: dict[HPAKey, HPASummary] = {}
-        by_key = {h.key: h for h in self.scenario.hpas}
-        desired_series = {
-            (s.labels["namespace"], s.labels["horizontalpodautoscaler"]): s
-            for s in self.scenario._series(HPA_DESIRED)
-        }
-        for series in self.scenario._series(HPA_CURRENT):
+    successful: dict[int, float] = defaultdict(float)
+    total: dict[int, float] = defaultdict(float)
+    for series in scenario._series(UP):
+        if series.labels.get("namespace") in namespaces:
+            for x, v in zip(series.times, series.values, strict=True):
+                if (t := slot(x)) is not None:
+                    successful[t] += v
+                    total[t] += 1
+    restarts: dict[int, float] = defaultdict(float)
+    for series in scenario._series(RESTARTS):
+        if series.labels.get("namespace") in namespaces:
+            pairs = list(zip(series.times, series.values, strict=True))
+            for (_, before), (x, now) in itertools.pairwise(pairs):
+                if (t := slot(x)) is not None:
+                    restarts[t] += now - before if now >= before else now
+    replicas: dict[HPAKey, dict[str, dict[int, float]]] = {}
+    for which, name in (("current", HPA_CURRENT), ("desired", HPA_DESIRED)):
+        for series in scenario._series(name):
             key = (series.labels["namespace"], series.labels["horizontalpodautoscaler"])
-            if scope is not None and key[0] not in scope:
+            if key[0] not in namespaces:
                 continue
-            hpa = by_key[key]
-            i, j = _window(series.times, start, end)
-            values = series.values[i:j]
-            times = series.times[i:j]
-            if not values:
-                continue
-            at_max = [t for t, v in zip(times, values, strict=True) if v == hpa.max_replicas]
-            desired = dict(zip(desired_series[key].times, desired_series[key].values, strict=True))
-            differs = [t for t, v in zip(times, values, strict=True) if desired.get(t) != v]
-            pinned = hpa.max_replicas == hpa.min_replicas
-            out[key] = HPASummary(
-                namespace=key[0],
-                name=key[1],
-                target=hpa.target,
-                min_replicas=hpa.min_replicas,
-                max_replicas=hpa.max_replicas,
-                rescales=sum(1 for a, b in itertools.pairwise(values) if a != b),
-                peak_replicas=int(max(values)),
-                samples_at_max=len(at_max),
-                seconds_at_max=0
-                if pinned
-                else self.scenario.step_seconds * sum(1 for t in at_max if t < end),
-                current_replicas_at_end=hpa.current(end),
-                seconds_not_at_desired=self.scenario.step_seconds
-                * sum(1 for t in differs if t < end),
-                desired_replicas_at_end=hpa.desired(end),
+            peaks = replicas.setdefault(key, {}).setdefault(which, {})
+            for x, v in zip(series.times, series.values, strict=True):
+                if (t := slot(x)) is not None:
+                    peaks[t] = max(peaks.get(t, v), v)
+    requests: dict[int, float] = {}
+    errors: dict[int, float] = {}
+    buckets: dict[int, dict[float, float]] = defaultdict(lambda: defaultdict(float))
+    if selector is not None:
+        matches = _matcher(namespaces, selector)
+        counters = [s for s in scenario._series(HTTP_REQUESTS) if matches(s.labels)]
+        histogram = [s for s in scenario._series(f"{HTTP_LATENCY}_bucket") if matches(s.labels)]
+        for t in grid:
+
+            def increase(s: _Series, t: int = t) -> float | None:
+                return _extrapolated_rate(s.times, s.values, t, t + step, is_rate=False)
+
+            found = [(s, got) for s in counters if (got := increase(s)) is not None]
+            if found:
+                requests[t] = math.fsum(v for _, v in found)
+                failed = [v for s, v in found if s.labels["code"].startswith("5")]
+                errors[t] = math.fsum(failed) if failed else 0.0
+            for s in histogram:
+                if (got := increase(s)) is not None:
+                    buckets[t][float(s.labels["le"])] += got
+    incidents = _expected_incidents(
+        scenario, start, end, lambda x: x.get("namespace") in namespaces
+    )
+    firing = [
+        (series.labels["alertname"], series.labels["severity"], series.labels["namespace"], t)
+        for series in scenario._series(ALERTS)
+        if series.labels.get("namespace") in namespaces
+        for t in series.times
+        if start <= t < end
+    ]
+    weeks = []
+    for week_start, week_end, iso in _iso_weeks(window_start, window_end, time_zone):
+        lo, hi = _ts(week_start), _ts(week_end)
+        overlaps = [
+            min(_ts(i.end), hi) - max(_ts(i.start), lo)
+            for i in incidents
+            if _ts(i.start) < hi and _ts(i.end) > lo
+        ]
+
+        def inside(values: Mapping[int, float], lo: int = lo, hi: int = hi) -> list[float]:
+            return [v for t, v in values.items() if lo <= t < hi]
+
+        summed: dict[float, float] = defaultdict(float)
+        for t, counts in buckets.items():
+            if lo <= t < hi:
+                for le, count in counts.items():
+                    summed[le] += count
+        week_requests = inside(requests)
+        weeks.append(
+            WeekSummary(
+                start=week_start,
+                end=week_end,
+                iso_week=iso,
+                successful_scrapes=int(sum(inside(successful))),
+                total_scrapes=int(sum(inside(total))),
+                restarts=int(sum(inside(restarts))),
+                incidents=len(overlaps),
+                downtime_seconds=sum(overlaps),
+                alerts=len({(name, sev, ns) for name, sev, ns, t in firing if lo <= t < hi}),
+                requests=math.fsum(week_requests) if week_requests else None,
+                errors=math.fsum(inside(errors)) if week_requests else None,
+                latency_p95=_histogram_quantile(0.95, list(summed.items())),
             )
+        )
+    return SeriesSummary(
+        steps=list(grid),
+        availability={t: 100.0 * successful[t] / total[t] for t in grid if total.get(t)},
+        replicas=replicas,
+        latency_p95={
+            t: q for t in grid if (q := _histogram_quantile(0.95, list(buckets[t].items())))
+        }
+        if selector is not None
+        else {},
+        weeks=weeks,
+    )
+
+
+def nodes_at_end(scenario: Scenario) -> tuple[int, list[str]]:
+    """(nodes, names of the NotReady ones)."""
+    return len(scenario.nodes), sorted(n.name for n in scenario.nodes if not n.ready)
+
+
+def workload_status_at_end(scenario: Scenario) -> dict[WorkloadKey, tuple[int, int, int]]:
+    """(desired, ready, unavailable) replicas of Deployments and StatefulSets at `end`."""
+    end = scenario.end_ts
+    out: dict[WorkloadKey, tuple[int, int, int]] = {}
+    for w in scenario.workloads:
+        if w.kind == "DaemonSet":
+            continue
+        ready = sum(1 for m in scenario._pods_of(w) if m.alive(end) and m.ready(end))
+        desired = scenario._spec_replicas(w, end) if w.kind == "Deployment" else w.replicas
+        out[w.key] = (desired, ready, max(0, desired - ready))
+    return out
+
+
+def _expected_restarts(
+    scenario: Scenario, start: int, end: int, in_scope: Callable[[Mapping[str, str]], bool]
+) -> tuple[
+    dict[ContainerKey, int],
+    dict[ContainerKey, str],
+    dict[ContainerKey, int],
+    list[RestartRecord],
+]:
+    by_container: dict[ContainerKey, int] = {}
+    last_reason: dict[ContainerKey, str] = {}
+    oom_kills: dict[ContainerKey, int] = {}
+    records: list[RestartRecord] = []
+    for series in scenario._series(RESTARTS):
+        labels = series.labels
+        key = (labels["namespace"], labels["pod"], labels["container"])
+        model = scenario._models[key[:2]]
+        in_window = [r for r in model.restarts[key[2]] if start < r.timestamp <= end]
+        increase = _extrapolated_rate(series.times, series.values, start, end, is_rate=False)
+        # Keep the docstring's promise: the history must not let rounding miscount.
+        # PromQL's round() goes half up, unlike Python's.
+        rounded = math.floor(increase + 0.5) if increase is not None else 0
+        if rounded != len(in_window):
+            raise AssertionError(
+                f"{key}: increase() would round {increase!r} to a different count "
+                f"than the {len(in_window)} restarts in the window; fix the scenario"
+            )
+        if increase is None or not in_scope(labels):
+            continue
+        by_container[key] = len(in_window)
+        if in_window:
+            last_reason[key] = in_window[-1].reason
+        ooms = sum(1 for r in in_window if r.reason == "OOMKilled")
+        if ooms:
+            oom_kills[key] = ooms
+        records.extend(
+            RestartRecord(*key, _dt(r.timestamp), r.reason, r.exit_code) for r in in_window
+        )
+    records.sort(key=lambda r: (r.timestamp, r.namespace, r.pod, r.container))
+    return by_container, last_reason, oom_kills, records
+
+
+def _expected_availability(
+    scenario: Scenario, start: int, end: int, in_scope: Callable[[Mapping[str, str]], bool]
+) -> tuple[float | None, int, int, list[Downtime]]:
+    samples = ones = 0
+    downtimes: list[Downtime] = []
+    for series in scenario._series(UP):
+        if not in_scope(series.labels):
+            continue
+        i, j = _window(series.times, start, end)
+        values = series.values[i:j]
+        times = series.times[i:j]
+        samples += len(values)
+        ones += sum(1 for v in values if v == 1)
+        run_start: int | None = None
+        for k, (t, v) in enumerate(zip(times, values, strict=True)):
+            if v == 0 and run_start is None:
+                run_start = t
+            if run_start is not None and (v == 1 or k == len(values) - 1):
+                stop = t if v == 1 else t + scenario.step_seconds
+                labels = series.labels
+                downtimes.append(
+                    Downtime(
+                        labels["namespace"],
+                        labels["pod"],
+                        labels["job"],
+                        labels["instance"],
+                        _dt(run_start),
+                        _dt(stop),
+                    )
+                )
+                run_start = None
+    downtimes.sort(key=lambda d: (d.start, d.namespace, d.pod))
+    ratio = ones / samples if samples else None
+    return ratio, samples, ones, downtimes
+
+
+def _expected_containers(
+    scenario: Scenario, start: int, end: int, scope: frozenset[str] | None
+) -> dict[ContainerKey, ContainerUsage]:
+
+    def by_container(family: str) -> dict[ContainerKey, list[_Series]]:
+        """The family's series of each container (its runs), without the sandbox (POD) and
+        the pod cgroup (no container label)."""
+        out: dict[ContainerKey, list[_Series]] = defaultdict(list)
+        for series in scenario._series(family):
+            name = series.labels.get("container", "")
+            if name and name != "POD":
+                out[(series.labels["namespace"], series.labels["pod"], name)].append(series)
         return out
+
+    cpu_series, memory_series = by_container(CPU), by_container(MEMORY)
+    cfs = {family: by_container(family) for family in (PERIODS, THROTTLED)}
+
+    def increase(family: str, key: ContainerKey) -> float | None:
+        """sum by container (increase()) over its runs' series, as the CFS queries do."""
+        parts = [
+            got
+            for series in cfs[family].get(key, [])
+            if (got := _extrapolated_rate(series.times, series.values, start, end, is_rate=False))
+            is not None
+        ]
+        return math.fsum(parts) if parts else None
+
+    steps = _subquery_steps(end, end - start, CPU_SUBQUERY_STEP)
+    out: dict[ContainerKey, ContainerUsage] = {}
+    for pod in scenario.pods:
+        if scope is not None and pod.namespace not in scope:
+            continue
+        if not any(start <= t <= end for t in scenario._alive_times(pod)):
+            continue
+        for c in scenario._workloads[pod.workload].containers:
+            key = (pod.namespace, pod.name, c.name)
+            # sum by (namespace, pod, container) (rate(...[5m])) at each subquery step.
+            rates: list[float] = []
+            for ts in steps:
+                parts = [
+                    r
+                    for s in cpu_series[key]
+                    if (
+                        r := _extrapolated_rate(
+                            s.times, s.values, ts - CPU_RATE_RANGE, ts, is_rate=True
+                        )
+                    )
+                    is not None
+                ]
+                if parts:
+                    rates.append(math.fsum(parts))
+            raw: list[float] = []
+            for s in memory_series[key]:
+                i, j = _window(s.times, start, end)
+                raw.extend(s.values[i:j])
+            out[key] = ContainerUsage(
+                namespace=pod.namespace,
+                pod=pod.name,
+                container=c.name,
+                workload=pod.workload,
+                cpu_avg=math.fsum(rates) / len(rates) if rates else None,
+                cpu_p95=_quantile(0.95, rates) if rates else None,
+                cpu_max=max(rates) if rates else None,
+                memory_avg=math.fsum(raw) / len(raw) if raw else None,
+                memory_max=max(raw) if raw else None,
+                cpu_request=c.cpu_request,
+                cpu_limit=c.cpu_limit,
+                memory_request=c.memory_request,
+                memory_limit=c.memory_limit,
+                cpu_periods=increase(PERIODS, key),
+                cpu_throttled_periods=increase(THROTTLED, key),
+            )
+    return out
+
+
+def _expected_workloads(
+    scenario: Scenario,
+    pod_workloads: dict[PodKey, WorkloadKey],
+    restarts: dict[ContainerKey, int],
+    oom_kills: dict[ContainerKey, int],
+    containers: dict[ContainerKey, ContainerUsage],
+) -> dict[WorkloadKey, WorkloadSummary]:
+    pods: dict[WorkloadKey, set[str]] = defaultdict(set)
+    for (_, pod), workload in pod_workloads.items():
+        pods[workload].add(pod)
+    out: dict[WorkloadKey, WorkloadSummary] = {}
+    for key, names in sorted(pods.items()):
+        mine = [c for c in containers.values() if c.workload == key]
+        memory = [c.memory_max for c in mine if c.memory_max is not None]
+        out[key] = WorkloadSummary(
+            namespace=key[0],
+            kind=scenario._workloads[key].kind,
+            name=key[2],
+            pods=frozenset(names),
+            restarts=sum(n for k, n in restarts.items() if pod_workloads.get(k[:2]) == key),
+            oom_kills=sum(n for k, n in oom_kills.items() if pod_workloads.get(k[:2]) == key),
+            memory_max=max(memory) if memory else None,
+        )
+    return out
+
+
+def _expected_hpas(
+    scenario: Scenario, start: int, end: int, scope: frozenset[str] | None
+) -> dict[HPAKey, HPASummary]:
+    out: dict[HPAKey, HPASummary] = {}
+    by_key = {h.key: h for h in scenario.hpas}
+    desired_series = {
+        (s.labels["namespace"], s.labels["horizontalpodautoscaler"]): s
+        for s in scenario._series(HPA_DESIRED)
+    }
+    for series in scenario._series(HPA_CURRENT):
+        key = (series.labels["namespace"], series.labels["horizontalpodautoscaler"])
+        if scope is not None and key[0] not in scope:
+            continue
+        hpa = by_key[key]
+        i, j = _window(series.times, start, end)
+        values = series.values[i:j]
+        times = series.times[i:j]
+        if not values:
+            continue
+        at_max = [t for t, v in zip(times, values, strict=True) if v == hpa.max_replicas]
+        desired = dict(zip(desired_series[key].times, desired_series[key].values, strict=True))
+        differs = [t for t, v in zip(times, values, strict=True) if desired.get(t) != v]
+        pinned = hpa.max_replicas == hpa.min_replicas
+        out[key] = HPASummary(
+            namespace=key[0],
+            name=key[1],
+            target=hpa.target,
+            min_replicas=hpa.min_replicas,
+            max_replicas=hpa.max_replicas,
+            rescales=sum(1 for a, b in itertools.pairwise(values) if a != b),
+            peak_replicas=int(max(values)),
+            samples_at_max=len(at_max),
+            seconds_at_max=0
+            if pinned
+            else scenario.step_seconds * sum(1 for t in at_max if t < end),
+            current_replicas_at_end=hpa.current(end),
+            seconds_not_at_desired=scenario.step_seconds * sum(1 for t in differs if t < end),
+            desired_replicas_at_end=hpa.desired(end),
+        )
+    return out

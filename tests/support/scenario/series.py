@@ -56,15 +56,16 @@ class _Series:
     values: list[float]
 
 
+SeriesSource = Callable[[], Iterator[tuple[dict[str, str], Iterable[Sample]]]]
+
+
 @dataclass(frozen=True)
 class _Family:
     name: str
     type: MetricType
     help: str
-    series: Callable[[], Iterator[tuple[dict[str, str], Iterable[Sample]]]]
+    series: SeriesSource
 
-
-SeriesSource = Callable[[], Iterator[tuple[dict[str, str], Iterable[Sample]]]]
 
 # kube-prometheus' kube-state-metrics target after its `labeldrop` of pod, service, endpoint and
 # namespace (manifests/kubeStateMetrics-serviceMonitor.yaml, tests/fixtures/README.md).
@@ -442,9 +443,7 @@ class SeriesWriter(Story):
                     }
                     yield labels, samples
 
-    def _hpa_family(
-        self, suffix: str
-    ) -> Callable[[], Iterator[tuple[dict[str, str], Iterable[Sample]]]]:
+    def _hpa_family(self, suffix: str) -> SeriesSource:
         def series() -> Iterator[tuple[dict[str, str], Iterable[Sample]]]:
             for hpa in self.hpas:
                 labels = {"horizontalpodautoscaler": hpa.name, "namespace": hpa.namespace}
@@ -461,7 +460,7 @@ class SeriesWriter(Story):
     def _available(self, workload: Workload, t: int) -> int:
         return sum(1 for m in self._pods_of(workload) if m.alive(t) and m.ready(t))
 
-    def _dep(self, suffix: str) -> Callable[[], Iterator[tuple[dict[str, str], Iterable[Sample]]]]:
+    def _dep(self, suffix: str) -> SeriesSource:
         def value(w: Workload, t: int) -> int:
             if suffix == "spec_replicas":
                 return self._spec_replicas(w, t)
@@ -598,14 +597,8 @@ class SeriesWriter(Story):
             if workload.metrics_port is None:
                 continue
             model = self._models[pod.key]
-            labels = {
-                "instance": f"{pod.ip}:{workload.metrics_port}",
-                "job": workload.name,
-                "namespace": pod.namespace,
-                "pod": pod.name,
-            }
             yield (
-                labels,
+                self._scrape_labels(pod),
                 [
                     (t, 1 if model.up(t) else 0)
                     for t in self._alive_times(pod)
