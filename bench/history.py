@@ -38,7 +38,7 @@ BENCH_END = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 # end, seed, chunking), not of the scenario generator's code as in tests/support's blocks_for:
 # regenerating 10,000 pods takes the best part of an hour, the generator is edited often, and a
 # benchmark needs representative data, not exact expected answers. After a change to
-# tests/support/scenario.py that adds series the report queries, run with --regenerate (or bump
+# tests/support/scenario/ that adds series the report queries, run with --regenerate (or bump
 # this) so that the new queries have data to read.
 DATA_VERSION = 1
 DEFAULT_CHUNK_PODS = 500

@@ -12,13 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.scenario import (
-    MiB,
-    Pod,
-    Scenario,
-    _histogram_quantile,
-    window,
-)
+from tests.support.scenario import MiB, Pod, Scenario, window
+from tests.support.scenario.oracle import _histogram_quantile
 
 END = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
 
