@@ -34,6 +34,7 @@ from opsreport.collect.prometheus import (
     default_tls,
 )
 from opsreport.config import OperatorConfig
+from opsreport.deliver.registry import OUTPUTS
 from opsreport.kube import Json, KubeApi, KubeError
 from opsreport.model.spec import InvalidSpec, ReportScheduleSpec
 from opsreport.model.status import set_condition
@@ -164,16 +165,9 @@ def references(spec: ReportScheduleSpec) -> list[Reference]:
             Reference("spec.template.configMapRef", "ConfigMap", template.name, (template.key,))
         )
     for index, output in enumerate(spec.outputs):
-        credentials = output.s3.credentials_secret_ref if output.s3 is not None else None
-        if credentials is not None:
-            found.append(
-                Reference(
-                    f"spec.outputs[{index}].s3.credentialsSecretRef",
-                    "Secret",
-                    credentials.name,
-                    (credentials.access_key_id_key, credentials.secret_access_key_key),
-                )
-            )
+        for use in OUTPUTS[output.kind].secrets(output.config):
+            where = f"spec.outputs[{index}].{output.kind}.{use.field}"
+            found.append(Reference(where, "Secret", use.name, use.keys))
     return found
 
 

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from opsreport.kube import KubeApi, KubeError
-from opsreport.model.spec import SecretKeyRef
+from opsreport.model.outputs import SecretKeyRef
 
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")

@@ -15,9 +15,8 @@ from opsreport.checks import scope_violation
 from opsreport.collect.access import settings_for
 from opsreport.collect.prometheus import PrometheusSettings
 from opsreport.config import OperatorConfig
-from opsreport.deliver.base import GuardedSink, Sink
-from opsreport.deliver.configmap import ConfigMapSink
-from opsreport.deliver.s3 import S3Sink
+from opsreport.deliver.base import GuardedSink, Sink, SinkContext
+from opsreport.deliver.registry import OUTPUTS
 from opsreport.kube import KubeApi, KubeError
 from opsreport.metrics import OperatorMetrics
 from opsreport.model.spec import ReportScheduleSpec
@@ -88,12 +87,8 @@ class Operator:
         )
 
     def sinks_for(self, spec: ReportScheduleSpec) -> list[Sink]:
-        sinks: list[Sink] = []
-        for output in spec.outputs:
-            if output.config_map is not None:
-                sinks.append(ConfigMapSink(self.kube, output.config_map))
-            elif output.s3 is not None:
-                sinks.append(S3Sink(output.s3, self.kube, self.clock))
+        context = SinkContext(self.kube, self.clock, self.config)
+        sinks = [OUTPUTS[output.kind].build(output.config, context) for output in spec.outputs]
         # A sink that raises becomes a failed output instead of failing the others.
         return [GuardedSink(sink) for sink in sinks]
 

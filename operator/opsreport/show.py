@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import binascii
-import gzip
 import re
 import sys
 import tempfile
@@ -24,15 +21,15 @@ from pathlib import Path
 from typing import Any
 
 from opsreport import api
-from opsreport.deliver.configmap import report_name
-from opsreport.deliver.s3 import StoreError, open_store, resolve_credentials
-from opsreport.deliver.s3keys import KeyTemplate, parse_location, s3_location
+from opsreport.deliver.base import ReadError, ReadRequest
+from opsreport.deliver.base import StoredReport as Report
+from opsreport.deliver.registry import OUTPUTS
 from opsreport.kube import KubeApi, KubeError, connect
 from opsreport.kubeauth import KubeAuthError
-from opsreport.model.spec import InvalidSpec, ReportScheduleSpec, S3Output, parse_spec
+from opsreport.model.base import SpecModel
+from opsreport.model.spec import InvalidSpec, ReportScheduleSpec, parse_spec
 from opsreport.render.report import EXTENSIONS
 from opsreport.scheduling import Window, calendar_window, parse_rfc3339
-from opsreport.secrets import SecretError
 
 Json = dict[str, Any]
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
@@ -53,17 +50,10 @@ class ShowError(Exception):
 class Candidate:
     """One place a report may be: an output of the schedule, for a window."""
 
-    kind: str  # configMap or s3
+    kind: str  # a kind of deliver.registry.OUTPUTS
     window: Window
     location: str = ""  # as recorded in status; empty when worked out from the spec
     output: int | None = None  # the index in spec.outputs, when worked out from the spec
-
-
-@dataclass(frozen=True)
-class Report:
-    ext: str
-    content: str
-    location: str
 
 
 def run(args: argparse.Namespace) -> int:
@@ -148,10 +138,8 @@ async def fetch_report(
     problems: list[str] = []
     for candidate in candidates:
         try:
-            if candidate.kind == "configMap":
-                return await _from_configmap(kube, namespace, schedule, candidate, ext)
-            return await _from_s3(kube, namespace, schedule, spec, candidate, ext)
-        except ShowError as error:
+            return await _read(kube, namespace, schedule, spec, candidate, ext)
+        except ReadError as error:
             problems.append(str(error))
     raise ShowError("; ".join(problems) or f"{namespace}/{schedule} has no outputs")
 
@@ -178,7 +166,7 @@ def _delivered(entry: Json) -> list[Candidate]:
     return [
         Candidate(str(output.get("type")), window, str(output.get("location") or ""))
         for output in entry.get("outputs") or []
-        if output.get("result") == "Delivered" and output.get("type") in ("configMap", "s3")
+        if output.get("result") == "Delivered" and output.get("type") in OUTPUTS
     ]
 
 
@@ -199,8 +187,7 @@ def window_candidates(spec: ReportScheduleSpec, status: Json, start: datetime) -
     """Every output of the spec, for the window starting at `start`."""
     window = _full_window(spec, status, start)
     return [
-        Candidate("configMap" if output.config_map is not None else "s3", window, output=index)
-        for index, output in enumerate(spec.outputs)
+        Candidate(output.kind, window, output=index) for index, output in enumerate(spec.outputs)
     ]
 
 
@@ -224,48 +211,7 @@ def _full_window(spec: ReportScheduleSpec, status: Json, start: datetime) -> Win
     return window
 
 
-async def _from_configmap(
-    kube: KubeApi, namespace: str, schedule: str, candidate: Candidate, ext: str
-) -> Report:
-    name = report_name(schedule, candidate.window.start)
-    if candidate.location:
-        name = candidate.location.rsplit("/", 1)[-1]
-    location = f"configmap/{namespace}/{name}"
-    try:
-        body = await kube.get(f"/api/v1/namespaces/{namespace}/configmaps/{name}")
-    except KubeError as error:
-        raise ShowError(f"{location}: {error}") from None
-    if body is None:
-        raise ShowError(f"{location} not found")
-    filename = f"report.{ext}"
-    data = body.get("data") or {}
-    binary = body.get("binaryData") or {}
-    if filename in data:
-        return Report(ext, str(data[filename]), location)
-    if f"{filename}.gz" in binary:
-        try:
-            text = gzip.decompress(base64.b64decode(binary[f"{filename}.gz"])).decode("utf-8")
-        except (binascii.Error, OSError, EOFError, UnicodeDecodeError) as error:
-            raise ShowError(f"{location}: {filename}.gz is damaged: {error}") from None
-        return Report(ext, text, location)
-    stored = sorted(k.removesuffix(".gz") for k in [*data, *binary])
-    raise ShowError(f"{location} has no {filename}; it has {', '.join(stored) or 'nothing'}")
-
-
-def _s3_output(spec: ReportScheduleSpec, candidate: Candidate) -> S3Output:
-    if candidate.output is not None:
-        output = spec.outputs[candidate.output].s3
-        assert output is not None  # window_candidates made an s3 candidate of an s3 output
-        return output
-    # From status: the output that wrote to that bucket (the spec may have changed since).
-    bucket = parse_location(candidate.location)[0]
-    for found in spec.outputs:
-        if found.s3 is not None and found.s3.bucket == bucket:
-            return found.s3
-    raise ShowError(f"the schedule has no s3 output for bucket {bucket} any more")
-
-
-async def _from_s3(
+async def _read(
     kube: KubeApi,
     namespace: str,
     schedule: str,
@@ -273,21 +219,14 @@ async def _from_s3(
     candidate: Candidate,
     ext: str,
 ) -> Report:
-    try:
-        output = _s3_output(spec, candidate)
-    except ValueError as error:  # a location in status that is not s3://bucket/key
-        raise ShowError(str(error)) from None
-    template = KeyTemplate.parse(output.key_template)
-    key = template.key(output.prefix, namespace, schedule, candidate.window, ext)
-    location = s3_location(output.bucket, key)
-    credentials = None
-    try:
-        credentials = await resolve_credentials(kube, namespace, output)
-        content = await asyncio.to_thread(lambda: open_store(output, credentials).get(key))
-    except (SecretError, StoreError) as error:
-        message = credentials.redact(str(error)) if credentials else str(error)
-        raise ShowError(message) from None
-    try:
-        return Report(ext, content.decode("utf-8"), location)
-    except UnicodeDecodeError:
-        raise ShowError(f"{location} is not UTF-8 text") from None
+    """Read through the candidate's kind: the one output it names, else every output of the kind
+    (the kind tells which of them wrote the recorded location)."""
+    outputs: tuple[SpecModel, ...]
+    if candidate.output is not None:
+        outputs = (spec.outputs[candidate.output].config,)
+    else:
+        outputs = tuple(o.config for o in spec.outputs if o.kind == candidate.kind)
+    request = ReadRequest(
+        namespace, schedule, candidate.window, ext, outputs, location=candidate.location
+    )
+    return await OUTPUTS[candidate.kind].read(kube, request)

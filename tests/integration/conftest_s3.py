@@ -13,7 +13,8 @@ import pytest
 
 from opsreport import api
 from opsreport.deliver.base import ReportIdentity, ScheduleIdentity
-from opsreport.model.spec import S3Output, parse_spec
+from opsreport.model.outputs import S3Output
+from opsreport.model.spec import parse_spec
 from opsreport.scheduling import Window
 from tests.support.kube_emulator import KubeApiServer
 from tests.support.s3 import S3Server, weed_available
@@ -109,8 +110,8 @@ def parse_s3(raw: dict[str, Any]) -> S3Output:
     spec = parse_spec(
         {"schedule": "@daily", "window": {"duration": "24h"}, "outputs": [{"s3": raw}]}
     )
-    output = spec.outputs[0].s3
-    assert output is not None
+    output = spec.outputs[0].config
+    assert isinstance(output, S3Output)
     return output
 
 

@@ -15,7 +15,8 @@ from opsreport.deliver.base import (
 )
 from opsreport.deliver.configmap import ConfigMapSink, latest_name, schedule_label
 from opsreport.kube import KubeApi
-from opsreport.model.spec import ConfigMapOutput, parse_spec
+from opsreport.model.outputs import ConfigMapOutput
+from opsreport.model.spec import parse_spec
 from opsreport.pipeline import ReportRequest, Sources, run_report
 from opsreport.render.report import Document
 from opsreport.scheduling import Window

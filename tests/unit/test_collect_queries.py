@@ -8,6 +8,7 @@ import pytest
 
 from opsreport.collect import queries
 from opsreport.collect.prometheus import thanos_params
+from opsreport.model.promql import check_promql
 
 SCOPE = queries.Scope(("shop",))
 DAY = 86400
@@ -112,7 +113,7 @@ def test_the_window_is_substituted() -> None:
     ],
 )
 def test_balanced_promql_passes(query: str) -> None:
-    queries.check_promql(query)
+    check_promql(query)
 
 
 @pytest.mark.parametrize(
@@ -128,7 +129,7 @@ def test_balanced_promql_passes(query: str) -> None:
 )
 def test_unbalanced_promql_is_refused_saying_where(query: str, message: str) -> None:
     with pytest.raises(ValueError, match=re.escape(message)):
-        queries.check_promql(query)
+        check_promql(query)
 
 
 @pytest.mark.parametrize(

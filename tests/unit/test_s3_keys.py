@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from opsreport.deliver.s3 import _encryption
-from opsreport.deliver.s3keys import DEFAULT_KEY_TEMPLATE, KeyTemplate, parse_location
-from opsreport.model.spec import InvalidSpec, S3Output, parse_spec
+from opsreport.model.outputs import ConfigMapOutput, S3Output
+from opsreport.model.s3keys import DEFAULT_KEY_TEMPLATE, KeyTemplate, parse_location
+from opsreport.model.spec import InvalidSpec, parse_spec
 from opsreport.render.report import EXTENSIONS
 from opsreport.scheduling import Window
 
@@ -21,8 +22,8 @@ def spec_with(output: dict[str, Any]) -> dict[str, Any]:
 
 
 def s3(**fields: Any) -> S3Output:
-    output = parse_spec(spec_with({"s3": {"bucket": "reports", **fields}})).outputs[0].s3
-    assert output is not None
+    output = parse_spec(spec_with({"s3": {"bucket": "reports", **fields}})).outputs[0].config
+    assert isinstance(output, S3Output)
     return output
 
 
@@ -122,8 +123,8 @@ def test_configmap_options_are_bounded() -> None:
         parse_spec(spec_with({"configMap": {"keep": 0}}))
     assert caught.value.field == "spec.outputs[0].configMap.keep"
     parsed = parse_spec(spec_with({"configMap": {"keep": 3, "latest": True}})).outputs[0]
-    assert parsed.config_map is not None
-    assert (parsed.config_map.keep, parsed.config_map.latest) == (3, True)
+    assert parsed.kind == "configMap"
+    assert parsed.config == ConfigMapOutput(keep=3, latest=True)
 
 
 def test_encryption_parameters() -> None:

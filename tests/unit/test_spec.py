@@ -20,7 +20,7 @@ def test_defaults() -> None:
     assert parsed.formats == ("markdown",)
     assert parsed.template.name == "daily"
     assert parsed.namespaces_for("shop") == ("shop",)
-    assert parsed.outputs[0].config_map is not None
+    assert parsed.outputs[0].kind == "configMap"
     assert parsed.window.length == timedelta(hours=24)
 
 

@@ -1,16 +1,21 @@
-"""What every sink shares: the identity of a report and the result of storing it."""
+"""What every sink shares: the identity of a report, the result of storing it, and the shape of
+an output kind (`OutputKind`), which `deliver.registry` lists."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from opsreport import api
+from opsreport.config import OperatorConfig
+from opsreport.kube import KubeApi
+from opsreport.model.base import SpecModel
 from opsreport.model.report import ReportData
 from opsreport.render.report import Document
-from opsreport.scheduling import Window
+from opsreport.scheduling import Clock, Window
 
 logger = logging.getLogger(__name__)
 
@@ -89,3 +94,66 @@ class DeliveryError(Exception):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+# --------------------------------------------------------------------------------------------
+# An output kind: everything the rest of the operator needs to know about one
+
+
+@dataclass(frozen=True)
+class SinkContext:
+    """What building a sink may use besides its spec: the operator's clients and settings."""
+
+    kube: KubeApi
+    clock: Clock
+    settings: OperatorConfig
+
+
+@dataclass(frozen=True)
+class SecretUse:
+    """A Secret an output reads, from the schedule's namespace, and the keys it needs there."""
+
+    field: str  # below the output, e.g. `credentialsSecretRef`
+    name: str
+    keys: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class StoredReport:
+    ext: str
+    content: str
+    location: str
+
+
+class ReadError(Exception):
+    """A stored report cannot be read back; a one-line message for the user."""
+
+
+C = TypeVar("C", bound=SpecModel)
+
+
+@dataclass(frozen=True)
+class ReadRequest(Generic[C]):
+    """Where to look for one report of a schedule."""
+
+    namespace: str
+    schedule: str
+    window: Window
+    ext: str
+    # The spec's outputs of this kind: the one to read when `location` is empty, else those that
+    # may have written `location` (the spec may have changed since).
+    outputs: tuple[C, ...]
+    location: str = ""  # as recorded in status; empty when worked out from the spec
+
+
+@dataclass(frozen=True)
+class OutputKind(Generic[C]):
+    """One kind of `spec.outputs[]`, in the module that implements it."""
+
+    kind: str  # the key in spec.outputs[] and the `type` in status
+    spec: type[C]  # its model in opsreport.model.outputs
+    build: Callable[[C, SinkContext], Sink]
+    # Secrets it reads: checked before runs (checks.py), their values kept out of what it writes.
+    secrets: Callable[[C], tuple[SecretUse, ...]]
+    # `opsreport show`: the report at a location in status, or worked out from the spec.
+    read: Callable[[KubeApi, ReadRequest[C]], Awaitable[StoredReport]]

@@ -12,6 +12,7 @@ our labels), and `latest: true` keeps a copy of the newest report under `<schedu
 from __future__ import annotations
 
 import base64
+import binascii
 import copy
 import gzip
 import hashlib
@@ -20,10 +21,20 @@ from collections.abc import Callable
 from datetime import datetime
 
 from opsreport import api
-from opsreport.deliver.base import DeliveryError, OutputResult, ReportIdentity
+from opsreport.deliver.base import (
+    DeliveryError,
+    OutputKind,
+    OutputResult,
+    ReadError,
+    ReadRequest,
+    ReportIdentity,
+    SecretUse,
+    SinkContext,
+    StoredReport,
+)
 from opsreport.kube import Json, KubeApi, KubeError
+from opsreport.model.outputs import ConfigMapOutput
 from opsreport.model.report import ReportData
-from opsreport.model.spec import ConfigMapOutput
 from opsreport.render.report import Document
 from opsreport.scheduling import format_rfc3339, parse_rfc3339
 
@@ -317,3 +328,49 @@ def _window_start(body: Json) -> datetime | None:
         return parse_rfc3339(str(window).split("/")[0]) if window else None
     except ValueError:
         return None
+
+
+async def read_report(kube: KubeApi, request: ReadRequest[ConfigMapOutput]) -> StoredReport:
+    """A report's document, decompressed if it was stored in `binaryData`."""
+    namespace, ext = request.namespace, request.ext
+    name = report_name(request.schedule, request.window.start)
+    if request.location:
+        name = request.location.rsplit("/", 1)[-1]
+    location = f"configmap/{namespace}/{name}"
+    try:
+        body = await kube.get(f"/api/v1/namespaces/{namespace}/configmaps/{name}")
+    except KubeError as error:
+        raise ReadError(f"{location}: {error}") from None
+    if body is None:
+        raise ReadError(f"{location} not found")
+    filename = f"report.{ext}"
+    data = body.get("data") or {}
+    binary = body.get("binaryData") or {}
+    if filename in data:
+        return StoredReport(ext, str(data[filename]), location)
+    if f"{filename}.gz" in binary:
+        try:
+            text = gzip.decompress(base64.b64decode(binary[f"{filename}.gz"])).decode("utf-8")
+        except (binascii.Error, OSError, EOFError, UnicodeDecodeError) as error:
+            raise ReadError(f"{location}: {filename}.gz is damaged: {error}") from None
+        return StoredReport(ext, text, location)
+    stored = sorted(k.removesuffix(".gz") for k in [*data, *binary])
+    raise ReadError(f"{location} has no {filename}; it has {', '.join(stored) or 'nothing'}")
+
+
+def _no_secrets(output: ConfigMapOutput) -> tuple[SecretUse, ...]:
+    del output  # written with the operator's own service account
+    return ()
+
+
+def _build(output: ConfigMapOutput, context: SinkContext) -> ConfigMapSink:
+    return ConfigMapSink(context.kube, output)
+
+
+OUTPUT = OutputKind(
+    kind=ConfigMapSink.type,
+    spec=ConfigMapOutput,
+    build=_build,
+    secrets=_no_secrets,
+    read=read_report,
+)

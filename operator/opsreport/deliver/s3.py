@@ -33,11 +33,21 @@ from botocore.exceptions import (  # type: ignore[import-untyped]
 )
 
 from opsreport import __version__, api
-from opsreport.deliver.base import DeliveryError, OutputResult, ReportIdentity
-from opsreport.deliver.s3keys import KeyTemplate, s3_location
+from opsreport.deliver.base import (
+    DeliveryError,
+    OutputKind,
+    OutputResult,
+    ReadError,
+    ReadRequest,
+    ReportIdentity,
+    SecretUse,
+    SinkContext,
+    StoredReport,
+)
 from opsreport.kube import KubeApi
+from opsreport.model.outputs import MAX_PRESIGN_SECONDS, S3Output
 from opsreport.model.report import ReportData
-from opsreport.model.spec import MAX_PRESIGN_SECONDS, S3Output
+from opsreport.model.s3keys import KeyTemplate, parse_location, s3_location
 from opsreport.render.report import EXTENSIONS, Document
 from opsreport.scheduling import Clock, format_rfc3339
 from opsreport.secrets import S3Credentials, SecretError, s3_credentials
@@ -413,3 +423,64 @@ class S3Sink:
                 store.delete(stored.key)
                 deleted += 1
         return deleted
+
+
+# --------------------------------------------------------------------------------------------
+# Reading back, and the output kind
+
+
+def _output_for(request: ReadRequest[S3Output]) -> S3Output:
+    if not request.location:
+        return request.outputs[0]
+    # From status: the output that wrote to that bucket (the spec may have changed since).
+    try:
+        bucket = parse_location(request.location)[0]
+    except ValueError as error:  # a location in status that is not s3://bucket/key
+        raise ReadError(str(error)) from None
+    for found in request.outputs:
+        if found.bucket == bucket:
+            return found
+    raise ReadError(f"the schedule has no s3 output for bucket {bucket} any more")
+
+
+async def read_report(kube: KubeApi, request: ReadRequest[S3Output]) -> StoredReport:
+    """The report's document at the key its output's template gives the window, read with the
+    credentials the operator would use."""
+    output = _output_for(request)
+    template = KeyTemplate.parse(output.key_template)
+    key = template.key(
+        output.prefix, request.namespace, request.schedule, request.window, request.ext
+    )
+    location = s3_location(output.bucket, key)
+    credentials = None
+    try:
+        credentials = await resolve_credentials(kube, request.namespace, output)
+        content = await asyncio.to_thread(lambda: open_store(output, credentials).get(key))
+    except (SecretError, StoreError) as error:
+        message = credentials.redact(str(error)) if credentials else str(error)
+        raise ReadError(message) from None
+    try:
+        return StoredReport(request.ext, content.decode("utf-8"), location)
+    except UnicodeDecodeError:
+        raise ReadError(f"{location} is not UTF-8 text") from None
+
+
+def _secrets(output: S3Output) -> tuple[SecretUse, ...]:
+    ref = output.credentials_secret_ref
+    if ref is None:
+        return ()  # the default AWS chain (IRSA, instance role)
+    # The session token is optional, so it is not required of the Secret.
+    return (
+        SecretUse(
+            "credentialsSecretRef", ref.name, (ref.access_key_id_key, ref.secret_access_key_key)
+        ),
+    )
+
+
+def _build(output: S3Output, context: SinkContext) -> S3Sink:
+    return S3Sink(output, context.kube, context.clock)
+
+
+OUTPUT = OutputKind(
+    kind=S3Sink.type, spec=S3Output, build=_build, secrets=_secrets, read=read_report
+)

@@ -12,9 +12,8 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
+    PlainValidator,
     Strict,
     ValidationError,
     field_validator,
@@ -22,8 +21,11 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from opsreport.collect.queries import check_promql
-from opsreport.deliver.s3keys import DEFAULT_KEY_TEMPLATE, KeyTemplate, check_key_text
+from opsreport.model.base import DATA_KEY as _DATA_KEY
+from opsreport.model.base import DNS_SUBDOMAIN as _DNS_SUBDOMAIN
+from opsreport.model.base import SpecModel as _Model
+from opsreport.model.outputs import ConfigMapOutput, OutputSpec, parse_output
+from opsreport.model.promql import check_promql
 from opsreport.scheduling import CronError, parse_cron
 
 
@@ -35,12 +37,6 @@ class InvalidSpec(ValueError):
         self.field = field
         self.message = message
         self.reason = reason
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
-    )
 
 
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
@@ -144,87 +140,6 @@ class LabelSelector(_Model):
 class ScopeSpec(_Model):
     namespaces: tuple[str, ...] = ()
     selector: LabelSelector | None = None
-
-
-class ConfigMapOutput(_Model):
-    # Reports of this schedule to keep, newest windows first; None keeps every report.
-    keep: int | None = Field(default=None, ge=1, le=1000)
-    # Also keep `<schedule>-latest`, a stable name for dashboards and links.
-    latest: bool = False
-
-
-_DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
-_DATA_KEY = r"^[-._a-zA-Z0-9]+$"  # a key in a Secret's data
-MAX_PRESIGN_SECONDS = 7 * 24 * 3600  # SigV4 presigned URLs cannot live longer
-
-
-class SecretKeyRef(_Model):
-    """A Secret in the schedule's own namespace; there is deliberately no namespace field."""
-
-    name: str = Field(min_length=1, max_length=253, pattern=_DNS_SUBDOMAIN)
-    access_key_id_key: str = Field(default="accessKeyId", max_length=253, pattern=_DATA_KEY)
-    secret_access_key_key: str = Field(default="secretAccessKey", max_length=253, pattern=_DATA_KEY)
-    # Used when the Secret has it (temporary credentials); absent is fine.
-    session_token_key: str = Field(default="sessionToken", max_length=253, pattern=_DATA_KEY)
-
-
-class ServerSideEncryption(_Model):
-    type: Literal["AES256", "aws:kms"]
-    kms_key_id: str | None = Field(default=None, min_length=1, max_length=2048)
-
-    @model_validator(mode="after")
-    def _kms_key_only_for_kms(self) -> ServerSideEncryption:
-        if self.kms_key_id is not None and self.type != "aws:kms":
-            raise ValueError("kmsKeyId needs type aws:kms")
-        return self
-
-
-class S3Output(_Model):
-    bucket: str = Field(min_length=3, max_length=63, pattern=r"^[a-z0-9][a-z0-9._-]*[a-z0-9]$")
-    prefix: str = Field(default="", max_length=512)
-    endpoint: str | None = Field(default=None, max_length=2048)
-    region: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
-    force_path_style: bool = False
-    key_template: str = Field(default=DEFAULT_KEY_TEMPLATE, min_length=1, max_length=512)
-    credentials_secret_ref: SecretKeyRef | None = None
-    server_side_encryption: ServerSideEncryption | None = None
-    keep: int | None = Field(default=None, ge=1, le=10000)
-    max_age_days: int | None = Field(default=None, ge=1, le=36500)
-    presign_seconds: int | None = Field(default=None, ge=1, le=MAX_PRESIGN_SECONDS)
-
-    @field_validator("endpoint")
-    @classmethod
-    def _endpoint_url(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        if not re.match(r"^https?://[^\s/@]+(/\S*)?$", value):
-            raise ValueError(
-                "must be an http:// or https:// URL without credentials (use credentialsSecretRef)"
-            )
-        return value
-
-    @field_validator("prefix")
-    @classmethod
-    def _prefix_is_safe(cls, value: str) -> str:
-        check_key_text(value)
-        return value.strip("/")
-
-    @field_validator("key_template")
-    @classmethod
-    def _template_parses(cls, value: str) -> str:
-        KeyTemplate.parse(value)  # raises ValueError saying what is wrong
-        return value
-
-
-class OutputSpec(_Model):
-    config_map: ConfigMapOutput | None = None
-    s3: S3Output | None = None
-
-    @model_validator(mode="after")
-    def _one_kind(self) -> OutputSpec:
-        if (self.config_map is None) == (self.s3 is None):
-            raise ValueError("each output needs exactly one kind: configMap or s3")
-        return self
 
 
 _METRIC_NAME = r"^[a-zA-Z_:][a-zA-Z0-9_:]*$"
@@ -431,7 +346,10 @@ class ReportScheduleSpec(_Model):
     traffic: TrafficSpec | None = None
     objectives: tuple[ObjectiveSpec, ...] = Field(default=(), max_length=20)
     kpis: tuple[KpiSpec, ...] = Field(default=(), max_length=MAX_KPIS)
-    outputs: tuple[OutputSpec, ...] = (OutputSpec(config_map=ConfigMapOutput()),)
+    # Each item is judged against the output kinds registered in model.outputs.
+    outputs: tuple[Annotated[OutputSpec, PlainValidator(parse_output)], ...] = (
+        OutputSpec("configMap", ConfigMapOutput()),
+    )
     catch_up: Literal["All", "Latest", "None"] = "Latest"
     starting_deadline_seconds: int | None = Field(default=None, ge=0, le=366 * 86400)
     concurrency_policy: Literal["Forbid", "Replace"] = "Forbid"
