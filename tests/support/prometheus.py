@@ -13,13 +13,13 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time as _time
 from datetime import datetime
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Protocol, Self
 
 import httpx
+
+from tests.support.served import ServedProcess
 
 PROMETHEUS = "prometheus"
 PROMTOOL = "promtool"
@@ -134,12 +134,14 @@ def _timestamp(value: datetime | float) -> float:
     return float(value)
 
 
-class PrometheusServer:
+class PrometheusServer(ServedProcess):
     """A Prometheus process on 127.0.0.1 serving the blocks in `blocks_dir`.
 
     >>> with PrometheusServer(blocks) as prom:
     ...     prom.query("up", time=end)
     """
+
+    LOG_NAME = "prometheus.log"
 
     # What tests.support.engines.EngineServer asks of every engine.
     kind = "prometheus"
@@ -159,13 +161,7 @@ class PrometheusServer:
         # error, so it must reach well beyond any generated history.
         self.retention = retention
         self.url = ""
-        self._tmp: Path | None = None
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._client: httpx.Client | None = None
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc else None
+        super().__init__()
 
     def start(self) -> Self:
         if self._proc is not None:
@@ -202,78 +198,24 @@ class PrometheusServer:
         assert self._tmp is not None
         assert self._client is not None
         port = _free_port()
-        log = (self._tmp / "prometheus.log").open("ab")
-        try:
-            self._proc = subprocess.Popen(
-                [
-                    PROMETHEUS,
-                    f"--config.file={config}",
-                    f"--storage.tsdb.path={data}",
-                    f"--web.listen-address=127.0.0.1:{port}",
-                    f"--storage.tsdb.retention.time={self.retention}",
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
-        finally:
-            log.close()
         self.url = f"http://127.0.0.1:{port}"
-        deadline = _time.monotonic() + self.ready_timeout
-        while _time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                self._proc = None
-                return False
-            try:
-                if self._client.get(f"{self.url}/-/ready", timeout=1.0).status_code == 200:
-                    return True
-            except httpx.TransportError:
-                pass
-            # Polling interval for a condition we cannot be notified about.
-            _time.sleep(0.05)
-        self._terminate()
+        started = self._spawn_until_ready(
+            [
+                PROMETHEUS,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={data}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                f"--storage.tsdb.retention.time={self.retention}",
+            ],
+            f"{self.url}/-/ready",
+            lambda response: response.status_code == 200,
+            self.ready_timeout,
+        )
+        if started is not None:
+            return started
         raise PrometheusError(
             f"prometheus not ready after {self.ready_timeout}s:\n{self.log_tail()}"
         )
-
-    def log_tail(self, lines: int = 30) -> str:
-        if self._tmp is None:
-            return ""
-        log = self._tmp / "prometheus.log"
-        if not log.exists():
-            return ""
-        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
-
-    def _terminate(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        self._terminate()
-        if self._client is not None:
-            self._client.close()
-            self._client = None
-        if self._tmp is not None:
-            shutil.rmtree(self._tmp, ignore_errors=True)
-            self._tmp = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def _get(self, path: str, params: dict[str, str]) -> dict[str, Any]:
         if self._client is None or not self.url:

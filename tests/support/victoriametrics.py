@@ -9,17 +9,15 @@ timestamps), then `/internal/force_flush` makes it searchable at once. Queries u
 from __future__ import annotations
 
 import shutil
-import subprocess
 import tempfile
-import time as _time
 from collections.abc import Iterator
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 
 import httpx
 
 from tests.support.prometheus import _free_port
+from tests.support.served import ServedProcess
 
 VICTORIA_METRICS = "victoria-metrics"
 
@@ -83,12 +81,14 @@ def import_chunks(openmetrics: Path, chunk_bytes: int = CHUNK_BYTES) -> Iterator
         yield "".join(buffer).encode()
 
 
-class VictoriaMetricsServer:
+class VictoriaMetricsServer(ServedProcess):
     """A victoria-metrics process on 127.0.0.1 with a fresh data directory.
 
     >>> with VictoriaMetricsServer() as vm:
     ...     vm.import_openmetrics(path)
     """
+
+    LOG_NAME = "victoria-metrics.log"
 
     kind = "victoriametrics"
 
@@ -103,13 +103,7 @@ class VictoriaMetricsServer:
         self.ready_timeout = ready_timeout
         self.extra_flags = extra_flags
         self.url = ""
-        self._tmp: Path | None = None
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._client: httpx.Client | None = None
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc else None
+        super().__init__()
 
     def start(self) -> Self:
         if self._proc is not None:
@@ -134,37 +128,21 @@ class VictoriaMetricsServer:
         port = _free_port()
         data = self._tmp / "data"
         shutil.rmtree(data, ignore_errors=True)  # a failed attempt may have left a lock
-        log = (self._tmp / "victoria-metrics.log").open("ab")
-        try:
-            self._proc = subprocess.Popen(
-                [
-                    VICTORIA_METRICS,
-                    f"-storageDataPath={data}",
-                    f"-httpListenAddr=127.0.0.1:{port}",
-                    *_FLAGS,
-                    *self.extra_flags,
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
-        finally:
-            log.close()
         self.url = f"http://127.0.0.1:{port}"
-        deadline = _time.monotonic() + self.ready_timeout
-        while _time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                self._proc = None
-                return False
-            try:
-                response = self._client.get(f"{self.url}/health", timeout=1.0)
-                if response.status_code == 200 and response.text.strip() == "OK":
-                    return True
-            except httpx.TransportError:
-                pass
-            # Polling interval for a condition we cannot be notified about.
-            _time.sleep(0.05)
-        self._terminate()
+        started = self._spawn_until_ready(
+            [
+                VICTORIA_METRICS,
+                f"-storageDataPath={data}",
+                f"-httpListenAddr=127.0.0.1:{port}",
+                *_FLAGS,
+                *self.extra_flags,
+            ],
+            f"{self.url}/health",
+            lambda response: response.status_code == 200 and response.text.strip() == "OK",
+            self.ready_timeout,
+        )
+        if started is not None:
+            return started
         raise VictoriaMetricsError(
             f"victoria-metrics not healthy after {self.ready_timeout}s:\n{self.log_tail()}"
         )
@@ -188,42 +166,3 @@ class VictoriaMetricsServer:
         if self._client is None:
             raise VictoriaMetricsError("not started")
         self._client.get(f"{self.url}/internal/force_flush").raise_for_status()
-
-    def log_tail(self, lines: int = 30) -> str:
-        if self._tmp is None:
-            return ""
-        log = self._tmp / "victoria-metrics.log"
-        if not log.exists():
-            return ""
-        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
-
-    def _terminate(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        self._terminate()
-        if self._client is not None:
-            self._client.close()
-            self._client = None
-        if self._tmp is not None:
-            shutil.rmtree(self._tmp, ignore_errors=True)
-            self._tmp = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
