@@ -13,9 +13,9 @@ from opsreport.scheduling import (
     CronError,
     Window,
     calendar_window,
-    latest_run,
     next_run,
     parse_cron,
+    plan_runs,
     rolling_window,
     runs_between,
 )
@@ -79,10 +79,24 @@ def test_fall_back_runs_a_fixed_time_once() -> None:
     assert runs == [utc(2026, 10, 25, 0, 30), utc(2026, 10, 26, 1, 30)]
 
 
-def test_latest_run_is_inclusive() -> None:
+def latest(expression: str, zone: ZoneInfo, now: datetime) -> datetime | None:
+    """The time a schedule with no settling and catchUp Latest runs at `now`."""
+    after = now - timedelta(days=2)
+    return plan_runs(
+        expression,
+        zone,
+        after=after,
+        now=now,
+        settle=timedelta(0),
+        deadline=None,
+        catch_up="Latest",
+    ).run
+
+
+def test_a_cron_time_runs_at_that_very_second() -> None:
     at = utc(2026, 11, 22, 6, 0)
-    assert latest_run("0 7 * * *", BERLIN, at) == at
-    assert latest_run("0 7 * * *", BERLIN, at - timedelta(seconds=1)) == utc(2026, 11, 21, 6, 0)
+    assert latest("0 7 * * *", BERLIN, at) == at
+    assert latest("0 7 * * *", BERLIN, at - timedelta(seconds=1)) == utc(2026, 11, 21, 6, 0)
 
 
 def test_calendar_month_in_a_dst_zone_is_not_30_days() -> None:
@@ -160,9 +174,9 @@ def test_calendar_windows_tile_time(at: datetime, zone: ZoneInfo, period: str) -
 
 @settings(max_examples=100, deadline=None)
 @given(at=instants, zone=st.sampled_from(ZONES))
-def test_latest_and_next_bracket_now(at: datetime, zone: ZoneInfo) -> None:
-    latest = latest_run("*/15 * * * *", zone, at)
-    assert latest is not None
+def test_the_run_due_now_and_the_next_bracket_now(at: datetime, zone: ZoneInfo) -> None:
+    due = latest("*/15 * * * *", zone, at)
+    assert due is not None
     following = next_run("*/15 * * * *", zone, at)
-    assert latest <= at < following
-    assert following - latest <= timedelta(minutes=15)
+    assert due <= at < following
+    assert following - due <= timedelta(minutes=15)
