@@ -15,7 +15,6 @@ from opsreport.scheduling import (
     calendar_window,
     next_run,
     parse_cron,
-    plan_runs,
     rolling_window,
     runs_between,
 )
@@ -77,26 +76,6 @@ def test_fall_back_runs_a_fixed_time_once() -> None:
     # 02:30 happens twice in Berlin on 2026-10-25; it runs once.
     runs = runs_between("30 2 * * *", BERLIN, utc(2026, 10, 24, 12), utc(2026, 10, 26, 12))
     assert runs == [utc(2026, 10, 25, 0, 30), utc(2026, 10, 26, 1, 30)]
-
-
-def latest(expression: str, zone: ZoneInfo, now: datetime) -> datetime | None:
-    """The time a schedule with no settling and catchUp Latest runs at `now`."""
-    after = now - timedelta(days=2)
-    return plan_runs(
-        expression,
-        zone,
-        after=after,
-        now=now,
-        settle=timedelta(0),
-        deadline=None,
-        catch_up="Latest",
-    ).run
-
-
-def test_a_cron_time_runs_at_that_very_second() -> None:
-    at = utc(2026, 11, 22, 6, 0)
-    assert latest("0 7 * * *", BERLIN, at) == at
-    assert latest("0 7 * * *", BERLIN, at - timedelta(seconds=1)) == utc(2026, 11, 21, 6, 0)
 
 
 def test_calendar_month_in_a_dst_zone_is_not_30_days() -> None:
@@ -170,13 +149,3 @@ def test_calendar_windows_tile_time(at: datetime, zone: ZoneInfo, period: str) -
     if period == "month":
         assert start.day == 1
         assert end.day == 1
-
-
-@settings(max_examples=100, deadline=None)
-@given(at=instants, zone=st.sampled_from(ZONES))
-def test_the_run_due_now_and_the_next_bracket_now(at: datetime, zone: ZoneInfo) -> None:
-    due = latest("*/15 * * * *", zone, at)
-    assert due is not None
-    following = next_run("*/15 * * * *", zone, at)
-    assert due <= at < following
-    assert following - due <= timedelta(minutes=15)
