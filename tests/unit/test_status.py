@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -219,19 +220,20 @@ def test_no_status_at_all_is_an_empty_one(raw: object) -> None:
 
 
 def test_what_does_not_parse_is_dropped_and_the_rest_kept() -> None:
-    status = ReportScheduleStatus.read(
-        {
-            "pendingRun": {"trigger": "schedule", "notBefore": "later"},
-            "lastScheduleTime": 1763791200,  # a number is not a time, whatever it counts
-            "history": [
-                {"window": WINDOW, "result": "Succeeded"},
-                {"window": {"start": "yesterday"}},
-                {"result": "Replaced"},
-                "garbage",
-            ],
-            "runNow": {"value": "a"},
-        }
-    )
+    raw = {
+        "pendingRun": {"trigger": "schedule", "notBefore": "later"},
+        "lastScheduleTime": 1763791200,  # a number is not a time, whatever it counts
+        "history": [
+            {"window": WINDOW, "result": "Succeeded"},
+            {"window": {"start": "yesterday"}},
+            {"result": "Replaced"},
+            "garbage",
+        ],
+        "runNow": {"value": "a"},
+    }
+    as_written = copy.deepcopy(raw)
+    status = ReportScheduleStatus.read(raw)
+    assert raw == as_written  # kopf's body is not ours to change
     assert status.pending_run is None
     assert status.last_schedule_time is None
     assert [entry.result for entry in status.history or []] == ["Succeeded", "Replaced"]

@@ -11,7 +11,6 @@ fields that were set, so a field set to None becomes a JSON null, which a merge 
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -147,7 +146,8 @@ class ReportScheduleStatus(_Status):
     @classmethod
     def read(cls, raw: object) -> ReportScheduleStatus:
         """The status as the API has it; what does not parse is left out instead of raised."""
-        data: Json = copy.deepcopy(raw) if isinstance(raw, dict) else {}
+        # Shallow: dropping replaces top-level entries only, so the caller's body stays intact.
+        data: Json = dict(raw) if isinstance(raw, dict) else {}
         while True:
             try:
                 return cls.model_validate(data, extra="ignore")
