@@ -35,9 +35,9 @@ from opsreport.collect.prometheus import (
 )
 from opsreport.config import OperatorConfig
 from opsreport.deliver.registry import OUTPUTS
-from opsreport.kube import Json, KubeApi, KubeError
+from opsreport.kube import KubeApi, KubeError
 from opsreport.model.spec import InvalidSpec, ReportScheduleSpec
-from opsreport.model.status import set_condition
+from opsreport.model.status import Condition, set_condition
 from opsreport.reconcile import Schedule
 
 logger = logging.getLogger(__name__)
@@ -179,8 +179,8 @@ class Verdict:
     warnings: list[Finding] = field(default_factory=list)
 
     def conditions(
-        self, conditions: list[Json] | None, generation: int | None, now: datetime
-    ) -> list[Json]:
+        self, conditions: list[Condition] | None, generation: int | None, now: datetime
+    ) -> list[Condition]:
         if self.problem is not None:
             conditions = set_condition(
                 conditions,

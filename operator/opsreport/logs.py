@@ -38,10 +38,6 @@ def new_run_id() -> str:
     return secrets.token_hex(4)
 
 
-def current_run() -> RunContext | None:
-    return _current.get()
-
-
 @contextlib.contextmanager
 def run_context(namespace: str, name: str, run_id: str) -> Iterator[RunContext]:
     context = RunContext(namespace, name, run_id)

@@ -24,6 +24,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from opsreport import __version__
+from opsreport.model.status import ReportScheduleStatus
 from opsreport.scheduling import CronError, next_run, parse_rfc3339
 
 RESULTS = ("succeeded", "degraded", "failed", "skipped", "replaced")
@@ -217,13 +218,9 @@ class OperatorMetrics:
     ) -> None:
         """Record a schedule's object as the timer sees it; `schedule` is None when invalid."""
         meta = body.get("metadata") or {}
-        status = body.get("status") or {}
+        status = ReportScheduleStatus.read(body.get("status"))
         key = (str(meta.get("namespace")), str(meta.get("name")))
-        conditions = tuple(
-            (str(c.get("type")), str(c.get("status")), str(c.get("reason", "")))
-            for c in status.get("conditions") or []
-            if isinstance(c, Mapping)
-        )
+        conditions = tuple((c.type, c.status, c.reason or "") for c in status.conditions or [])
         generation = meta.get("generation")
         with self._lock:
             previous = self._states.get(key, ScheduleState())
@@ -235,7 +232,11 @@ class OperatorMetrics:
             period = cron_period(schedule, zone, now)
         state = ScheduleState(
             conditions=conditions,
-            last_success=_timestamp(status.get("lastSuccessfulTime")) or previous.last_success,
+            last_success=(
+                status.last_successful_time.timestamp()
+                if status.last_successful_time is not None
+                else previous.last_success
+            ),
             created=_timestamp(meta.get("creationTimestamp")),
             period_seconds=period,
             generation=generation,

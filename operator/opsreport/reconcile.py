@@ -8,15 +8,31 @@ rerun writes the same report again instead of a second one.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Protocol
 
 from opsreport import api
-from opsreport.deliver.base import ScheduleIdentity
+from opsreport.deliver.base import OutputResult, ScheduleIdentity
+from opsreport.model.report import ReportData
 from opsreport.model.spec import InvalidSpec, ReportScheduleSpec, parse_spec
-from opsreport.model.status import push_history, set_condition
-from opsreport.pipeline import ReportOutcome
+from opsreport.model.status import (
+    Condition,
+    HistoryEntry,
+    HistoryResult,
+    LastReport,
+    OutputStatus,
+    PendingRun,
+    PendingState,
+    ReportScheduleStatus,
+    ReportSummary,
+    RunNowStatus,
+    Trigger,
+    WindowStatus,
+    push_history,
+    set_condition,
+)
 from opsreport.scheduling import (
     Skipped,
     Window,
@@ -29,7 +45,6 @@ from opsreport.scheduling import (
 )
 
 Json = dict[str, Any]
-Trigger = Literal["schedule", "run-now"]
 
 MAX_ATTEMPTS = 6
 RETRY_BASE = timedelta(seconds=30)
@@ -41,7 +56,7 @@ class Schedule:
     identity: ScheduleIdentity
     generation: int | None
     spec: ReportScheduleSpec
-    status: Json
+    status: ReportScheduleStatus
     annotations: dict[str, str]
     created: datetime
 
@@ -56,7 +71,7 @@ def parse_schedule(body: Json) -> Schedule:
         ),
         generation=meta.get("generation"),
         spec=parse_spec(body.get("spec")),
-        status=dict(body.get("status") or {}),
+        status=ReportScheduleStatus.read(body.get("status")),
         annotations=dict(meta.get("annotations") or {}),
         created=parse_rfc3339(created) if created else datetime.now(UTC),
     )
@@ -78,32 +93,35 @@ class DueRun:
     run_now_value: str | None = None
     attempts: int = 0
 
-    def to_status(self, not_before: datetime | None = None) -> Json:
-        claim: Json = {
-            "trigger": self.trigger,
-            "scheduledTime": format_rfc3339(self.scheduled_time),
-            "window": _window_status(self.window),
-            "attempts": self.attempts,
-        }
-        # Explicit nulls: a merge patch must clear what an earlier or hand-edited claim left.
-        claim["runNowValue"] = self.run_now_value
-        claim["notBefore"] = format_rfc3339(not_before) if not_before is not None else None
-        return claim
-
-    @classmethod
-    def from_status(cls, claim: Json) -> DueRun:
-        window = claim["window"]
-        return cls(
-            trigger=claim["trigger"],
-            scheduled_time=parse_rfc3339(claim["scheduledTime"]),
-            window=Window(parse_rfc3339(window["start"]), parse_rfc3339(window["end"])),
-            run_now_value=claim.get("runNowValue"),
-            attempts=int(claim.get("attempts", 0)),
+    def to_claim(
+        self, *, not_before: datetime | None = None, state: PendingState | None = None
+    ) -> PendingRun:
+        # runNowValue and notBefore always set, None included: a merge patch must clear what an
+        # earlier or hand-edited claim left. A retry leaves the state as it was.
+        fields: Json = {"state": state} if state is not None else {}
+        return PendingRun(
+            trigger=self.trigger,
+            scheduled_time=self.scheduled_time,
+            window=WindowStatus.of(self.window),
+            attempts=self.attempts,
+            run_now_value=self.run_now_value,
+            not_before=not_before,
+            **fields,
         )
 
-
-def _window_status(window: Window) -> Json:
-    return {"start": format_rfc3339(window.start), "end": format_rfc3339(window.end)}
+    @classmethod
+    def from_claim(cls, claim: PendingRun) -> DueRun | None:
+        """None for a claim that names no run (a status edited by hand)."""
+        window = claim.window.to_window() if claim.window is not None else None
+        if claim.trigger is None or claim.scheduled_time is None or window is None:
+            return None
+        return cls(
+            trigger=claim.trigger,
+            scheduled_time=claim.scheduled_time,
+            window=window,
+            run_now_value=claim.run_now_value,
+            attempts=claim.attempts or 0,
+        )
 
 
 def _whole_seconds(instant: datetime) -> datetime:
@@ -125,16 +143,16 @@ def decide(schedule: Schedule, now: datetime, *, ignore_claim: bool = False) -> 
     a newer window while the claimed one is still running.
     """
     status = schedule.status
-    pending = status.get("pendingRun")
-    claim = _read_claim(pending) if pending and not ignore_claim else None
-    if claim is not None:
-        run, not_before = claim
-        if not_before is not None and not_before > now:
+    pending = status.pending_run
+    claim = DueRun.from_claim(pending) if pending is not None and not ignore_claim else None
+    if claim is not None and pending is not None:
+        if pending.not_before is not None and pending.not_before > now:
             return Decision()
-        return Decision(run)
+        return Decision(claim)
     # A claim that cannot be read (a status edited by hand) is dropped: the next claim replaces it.
     run_now = schedule.annotations.get(api.ANNOTATION_RUN_NOW)
-    if run_now and run_now != (status.get("runNow") or {}).get("value") and not ignore_claim:
+    handled = status.run_now.value if status.run_now is not None else None
+    if run_now and run_now != handled and not ignore_claim:
         at = _whole_seconds(now)
         return Decision(
             DueRun("run-now", at, window_ending(schedule.spec, at), run_now_value=run_now)
@@ -142,12 +160,11 @@ def decide(schedule: Schedule, now: datetime, *, ignore_claim: bool = False) -> 
     if schedule.spec.suspend:
         return Decision()
     spec = schedule.spec
-    last = status.get("lastScheduleTime")
     deadline = spec.starting_deadline_seconds
     plan = plan_runs(
         spec.schedule,
         spec.zone,
-        after=parse_rfc3339(last) if last else schedule.created,
+        after=status.last_schedule_time or schedule.created,
         now=now,
         settle=spec.window.settle,
         deadline=timedelta(seconds=deadline) if deadline is not None else None,
@@ -158,43 +175,30 @@ def decide(schedule: Schedule, now: datetime, *, ignore_claim: bool = False) -> 
     return Decision(DueRun("schedule", plan.run, window_ending(spec, plan.run)), plan.skipped)
 
 
-def _read_claim(pending: object) -> tuple[DueRun, datetime | None] | None:
-    if not isinstance(pending, dict):
-        return None
-    try:
-        not_before = pending.get("notBefore")
-        return DueRun.from_status(pending), parse_rfc3339(not_before) if not_before else None
-    except (KeyError, ValueError, TypeError, AttributeError):
-        return None
-
-
-def due_run(schedule: Schedule, now: datetime) -> DueRun | None:
-    return decide(schedule, now).run
-
-
-def skipped_status(schedule: Schedule, skipped: tuple[Skipped, ...], now: datetime) -> Json:
+def skipped_status(
+    schedule: Schedule, skipped: tuple[Skipped, ...], now: datetime
+) -> ReportScheduleStatus:
     """Record skipped cron times once: lastScheduleTime moves past them, history says why."""
     if not skipped:
-        return {}
-    history = schedule.status.get("history")
+        return ReportScheduleStatus()
+    history = schedule.status.history
     for group in skipped:
         message = (
             f"skipped {group.count} run(s) from {format_rfc3339(group.first)}"
             f" to {format_rfc3339(group.last)}"
         )
-        entry = {
-            "window": _window_status(window_ending(schedule.spec, group.last)),
-            "trigger": "schedule",
-            "result": "Skipped",
-            "reason": group.reason,
-            "message": message,
-            "finishedAt": format_rfc3339(now),
-        }
+        entry = HistoryEntry(
+            window=WindowStatus.of(window_ending(schedule.spec, group.last)),
+            trigger="schedule",
+            result="Skipped",
+            reason=group.reason,
+            message=message,
+            finished_at=now,
+        )
         history = push_history(history, entry, schedule.spec.history_limit)
-    return {
-        "lastScheduleTime": format_rfc3339(max(group.last for group in skipped)),
-        "history": history,
-    }
+    return ReportScheduleStatus(
+        last_schedule_time=max(group.last for group in skipped), history=history
+    )
 
 
 def next_schedule_time(schedule: Schedule, now: datetime) -> datetime | None:
@@ -203,15 +207,15 @@ def next_schedule_time(schedule: Schedule, now: datetime) -> datetime | None:
     return next_run(schedule.spec.schedule, schedule.spec.zone, now)
 
 
-def spec_status(schedule: Schedule, now: datetime) -> Json:
+def spec_status(schedule: Schedule, now: datetime) -> ReportScheduleStatus:
     """Status for a valid spec: Ready, observedGeneration and the next run."""
     suspended = schedule.spec.suspend
     upcoming = next_schedule_time(schedule, now)
-    return {
-        "observedGeneration": schedule.generation,
-        "nextScheduleTime": format_rfc3339(upcoming) if upcoming else None,
-        "conditions": set_condition(
-            schedule.status.get("conditions"),
+    return ReportScheduleStatus(
+        observed_generation=schedule.generation,
+        next_schedule_time=upcoming,
+        conditions=set_condition(
+            schedule.status.conditions,
             type=api.CONDITION_READY,
             status=True,
             reason=api.REASON_SUSPENDED if suspended else api.REASON_SCHEDULED,
@@ -221,113 +225,135 @@ def spec_status(schedule: Schedule, now: datetime) -> Json:
             generation=schedule.generation,
             now=now,
         ),
-    }
+    )
 
 
-def invalid_spec_status(body: Json, error: InvalidSpec, now: datetime) -> Json:
+def invalid_spec_status(body: Json, error: InvalidSpec, now: datetime) -> ReportScheduleStatus:
     meta = body.get("metadata") or {}
-    status = body.get("status") or {}
-    return {
-        "observedGeneration": meta.get("generation"),
-        "nextScheduleTime": None,
-        "conditions": set_condition(
-            status.get("conditions"),
+    generation = meta.get("generation")
+    return ReportScheduleStatus(
+        observed_generation=generation,
+        next_schedule_time=None,
+        conditions=set_condition(
+            ReportScheduleStatus.read(body.get("status")).conditions,
             type=api.CONDITION_READY,
             status=False,
             reason=error.reason,
             message=str(error),
-            generation=meta.get("generation"),
+            generation=generation,
             now=now,
         ),
-    }
+    )
 
 
-def replaced_status(schedule: Schedule, run: DueRun, now: datetime) -> Json:
+def replaced_status(schedule: Schedule, run: DueRun, now: datetime) -> ReportScheduleStatus:
     """concurrencyPolicy Replace cancelled `run` for a newer one; its window is given up."""
-    entry = {
-        "window": _window_status(run.window),
-        "trigger": run.trigger,
-        "result": "Replaced",
-        "reason": "ConcurrencyPolicy",
-        "message": "cancelled for a newer run (concurrencyPolicy: Replace)",
-        "finishedAt": format_rfc3339(now),
-    }
+    entry = HistoryEntry(
+        window=WindowStatus.of(run.window),
+        trigger=run.trigger,
+        result="Replaced",
+        reason="ConcurrencyPolicy",
+        message="cancelled for a newer run (concurrencyPolicy: Replace)",
+        finished_at=now,
+    )
     return _finish(schedule, run, now, entry)
 
 
-def claim_status(run: DueRun, state: str = "Running") -> Json:
-    claim = run.to_status()
-    claim["state"] = state
-    return {"pendingRun": claim}
+def claim_status(run: DueRun, state: PendingState = "Running") -> ReportScheduleStatus:
+    return ReportScheduleStatus(pending_run=run.to_claim(state=state))
 
 
-def _finish(schedule: Schedule, run: DueRun, now: datetime, entry: Json) -> Json:
-    patch: Json = {
-        "pendingRun": None,
-        "history": push_history(schedule.status.get("history"), entry, schedule.spec.history_limit),
-    }
+def running_status() -> ReportScheduleStatus:
+    """A queued claim got its slot: only its state changes."""
+    return ReportScheduleStatus(pending_run=PendingRun(state="Running"))
+
+
+def _finish(
+    schedule: Schedule, run: DueRun, now: datetime, entry: HistoryEntry, **fields: Any
+) -> ReportScheduleStatus:
+    """Let go of the claim: the window is done (or given up) and recorded in history."""
     if run.trigger == "schedule":
-        patch["lastScheduleTime"] = format_rfc3339(run.scheduled_time)
+        fields["last_schedule_time"] = run.scheduled_time
     else:
-        patch["runNow"] = {"value": run.run_now_value, "handledAt": format_rfc3339(now)}
-    upcoming = next_schedule_time(schedule, now)
-    patch["nextScheduleTime"] = format_rfc3339(upcoming) if upcoming else None
-    return patch
+        fields["run_now"] = RunNowStatus(value=run.run_now_value, handled_at=now)
+    return ReportScheduleStatus(
+        pending_run=None,
+        history=push_history(schedule.status.history, entry, schedule.spec.history_limit),
+        next_schedule_time=next_schedule_time(schedule, now),
+        **fields,
+    )
 
 
-def outcome_status(schedule: Schedule, run: DueRun, outcome: ReportOutcome, now: datetime) -> Json:
+class RunOutcome(Protocol):
+    """What a report run produced, as far as the status tells (pipeline.ReportOutcome)."""
+
+    @property
+    def report(self) -> ReportData: ...
+    @property
+    def outputs(self) -> Sequence[OutputResult]: ...
+    @property
+    def delivered(self) -> bool: ...
+    @property
+    def degraded(self) -> bool: ...
+
+
+def _output_status(result: OutputResult) -> OutputStatus:
+    # Only what there is: an output without a message or link has no such key at all.
+    extra: Json = {}
+    if result.message:
+        extra["message"] = result.message[:512]
+    if result.url:
+        extra["url"] = result.url
+    if result.url_expires_at:
+        extra["url_expires_at"] = result.url_expires_at
+    return OutputStatus(
+        type=result.type,
+        location=result.location,
+        result="Delivered" if result.ok else "Failed",
+        **extra,
+    )
+
+
+def outcome_status(
+    schedule: Schedule, run: DueRun, outcome: RunOutcome, now: datetime
+) -> ReportScheduleStatus:
     report = outcome.report
-    outputs = [
-        {
-            "type": result.type,
-            "location": result.location,
-            "result": "Delivered" if result.ok else "Failed",
-            **({"message": result.message[:512]} if result.message else {}),
-            **({"url": result.url} if result.url else {}),
-            **(
-                {"urlExpiresAt": format_rfc3339(result.url_expires_at)}
-                if result.url_expires_at
-                else {}
-            ),
-        }
-        for result in outcome.outputs
-    ]
-    restarts = report.restarts.total
-    summary: Json = {
-        "status": report.status,
-        "availabilityPercent": f"{report.availability.percent:.3f}"
+    outputs = [_output_status(result) for result in outcome.outputs]
+    summary = ReportSummary(
+        status=report.status,
+        availability_percent=f"{report.availability.percent:.3f}"
         if report.availability.percent is not None
         else None,
-        "restarts": restarts,
-        "rescales": report.scaling.rescales,
-        "dataGaps": len(report.data_gaps),
-    }
-    last_report: Json = {
-        "window": _window_status(run.window),
-        "generatedAt": format_rfc3339(report.generated_at),
-        "trigger": run.trigger,
-        "outputs": outputs,
-        "summary": summary,
-    }
-    result = "Succeeded" if outcome.delivered else "Failed"
+        restarts=report.restarts.total,
+        rescales=report.scaling.rescales,
+        data_gaps=len(report.data_gaps),
+    )
+    last_report = LastReport(
+        window=WindowStatus.of(run.window),
+        generated_at=report.generated_at,
+        trigger=run.trigger,
+        outputs=outputs,
+        summary=summary,
+    )
+    result: HistoryResult = "Succeeded" if outcome.delivered else "Failed"
     if outcome.delivered and outcome.degraded:
         result = "Degraded"
-    entry = {
-        "window": _window_status(run.window),
-        "trigger": run.trigger,
-        "result": result,
-        "finishedAt": format_rfc3339(now),
-        "outputs": outputs,
-    }
-    conditions = schedule.status.get("conditions")
+    entry = HistoryEntry(
+        window=WindowStatus.of(run.window),
+        trigger=run.trigger,
+        result=result,
+        finished_at=now,
+        outputs=outputs,
+    )
+    conditions = schedule.status.conditions
     if outcome.delivered:
         conditions = set_condition(
             conditions,
             type=api.CONDITION_READY,
             status=True,
             reason=api.REASON_REPORT_DELIVERED,
-            message=f"report for {_window_status(run.window)['end']} delivered to "
-            + ", ".join(o["location"] for o in outputs),
+            message=f"report for {format_rfc3339(run.window.end)} delivered to "
+            + ", ".join(result.location for result in outcome.outputs),
             generation=schedule.generation,
             now=now,
         )
@@ -358,11 +384,15 @@ def outcome_status(schedule: Schedule, run: DueRun, outcome: ReportOutcome, now:
             conditions=conditions,
             last_report=last_report,
         )
-    patch = _finish(schedule, run, now, entry)
-    patch.update(
-        lastReport=last_report, lastSuccessfulTime=format_rfc3339(now), conditions=conditions
+    return _finish(
+        schedule,
+        run,
+        now,
+        entry,
+        last_report=last_report,
+        last_successful_time=now,
+        conditions=conditions,
     )
-    return patch
 
 
 def failed_attempt_status(
@@ -372,13 +402,13 @@ def failed_attempt_status(
     *,
     reason: str,
     message: str,
-    conditions: list[Json] | None = None,
-    last_report: Json | None = None,
-) -> Json:
+    conditions: list[Condition] | None = None,
+    last_report: LastReport | None = None,
+) -> ReportScheduleStatus:
     """Retry with backoff; after MAX_ATTEMPTS the window is recorded as failed and let go."""
     attempts = run.attempts + 1
     conditions = set_condition(
-        conditions if conditions is not None else schedule.status.get("conditions"),
+        conditions if conditions is not None else schedule.status.conditions,
         type=api.CONDITION_READY,
         status=False,
         reason=reason,
@@ -386,21 +416,19 @@ def failed_attempt_status(
         generation=schedule.generation,
         now=now,
     )
-    patch: Json = {"conditions": conditions}
+    fields: Json = {"conditions": conditions}
     if last_report is not None:
-        patch["lastReport"] = last_report
+        fields["last_report"] = last_report
     if attempts < MAX_ATTEMPTS:
         delay = min(RETRY_BASE * 2 ** (attempts - 1), RETRY_CAP)
         retry = DueRun(run.trigger, run.scheduled_time, run.window, run.run_now_value, attempts)
-        patch["pendingRun"] = retry.to_status(not_before=now + delay)
-        return patch
-    entry = {
-        "window": _window_status(run.window),
-        "trigger": run.trigger,
-        "result": "Failed",
-        "reason": reason,
-        "message": message[:512],
-        "finishedAt": format_rfc3339(now),
-    }
-    patch.update(_finish(schedule, run, now, entry))
-    return patch
+        return ReportScheduleStatus(pending_run=retry.to_claim(not_before=now + delay), **fields)
+    entry = HistoryEntry(
+        window=WindowStatus.of(run.window),
+        trigger=run.trigger,
+        result="Failed",
+        reason=reason,
+        message=message[:512],
+        finished_at=now,
+    )
+    return _finish(schedule, run, now, entry, **fields)

@@ -59,16 +59,16 @@ def parse_cron(expression: str) -> str:
     return text
 
 
-def _iterate(expression: str, zone: ZoneInfo, start: datetime, reverse: bool) -> Iterator[datetime]:
+def _iterate(expression: str, zone: ZoneInfo, start: datetime) -> Iterator[datetime]:
     local = start.astimezone(zone)
     # cronsim ignores seconds and microseconds in the start and compares whole minutes.
-    for fire in CronSim(parse_cron(expression), local, reverse=reverse):
+    for fire in CronSim(parse_cron(expression), local):
         yield fire.astimezone(UTC)
 
 
 def next_run(expression: str, zone: ZoneInfo, after: datetime) -> datetime:
     """The first scheduled instant strictly after `after`."""
-    for fire in _iterate(expression, zone, after, reverse=False):
+    for fire in _iterate(expression, zone, after):
         if fire > after:
             return fire
         if fire - after > _SEARCH_HORIZON:
@@ -76,20 +76,12 @@ def next_run(expression: str, zone: ZoneInfo, after: datetime) -> datetime:
     raise CronError(f"{expression!r} has no run after {after.isoformat()}")
 
 
-def latest_run(expression: str, zone: ZoneInfo, at_or_before: datetime) -> datetime | None:
-    """The last scheduled instant at or before `at_or_before`, if any within the horizon."""
-    for fire in _iterate(expression, zone, at_or_before + timedelta(minutes=1), reverse=True):
-        if fire <= at_or_before:
-            return fire
-    return None
-
-
 def runs_between(
     expression: str, zone: ZoneInfo, after: datetime, until: datetime, limit: int = 1000
 ) -> list[datetime]:
     """Scheduled instants in (after, until], oldest first, at most `limit` of the newest."""
     runs: list[datetime] = []
-    for fire in _iterate(expression, zone, after, reverse=False):
+    for fire in _iterate(expression, zone, after):
         if fire <= after:
             continue
         if fire > until:

@@ -8,7 +8,6 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from opsreport import api, logs
 from opsreport.checks import scope_violation
@@ -20,6 +19,7 @@ from opsreport.deliver.registry import OUTPUTS
 from opsreport.kube import KubeApi, KubeError
 from opsreport.metrics import OperatorMetrics
 from opsreport.model.spec import ReportScheduleSpec
+from opsreport.model.status import ReportScheduleStatus
 from opsreport.pipeline import ReportRequest, Sources, run_report
 from opsreport.reconcile import (
     Decision,
@@ -31,13 +31,13 @@ from opsreport.reconcile import (
     outcome_status,
     parse_schedule,
     replaced_status,
+    running_status,
     skipped_status,
 )
 from opsreport.render.report import CustomTemplate, RenderError
 from opsreport.scheduling import Clock, format_rfc3339
 from opsreport.user_templates import load_custom_template
 
-Json = dict[str, Any]
 logger = logging.getLogger(__name__)
 
 
@@ -52,7 +52,7 @@ class Notice:
 
 @dataclass
 class RunResult:
-    status: Json
+    status: ReportScheduleStatus
     notices: list[Notice] = field(default_factory=list)
 
 
@@ -97,11 +97,11 @@ class Operator:
             self.kube, schedule.identity.namespace, schedule.spec.template
         )
 
-    async def patch_status(self, schedule: Schedule, status: Json) -> None:
+    async def patch_status(self, schedule: Schedule, status: ReportScheduleStatus) -> None:
         await self.kube.request(
             "PATCH",
             f"{self._object_path(schedule)}/status",
-            body={"status": status},
+            body={"status": status.patch()},
             content_type="application/merge-patch+json",
         )
 
@@ -240,7 +240,7 @@ class Operator:
             metrics.running.inc()
             try:
                 if queued:
-                    await self.patch_status(schedule, {"pendingRun": {"state": "Running"}})
+                    await self.patch_status(schedule, running_status())
                 notify(Notice("Normal", "RunStarted", f"{run.trigger} report for {window}"))
                 outcome = await run_report(
                     request,

@@ -18,7 +18,6 @@ import webbrowser
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from opsreport import api
 from opsreport.deliver.base import ReadError, ReadRequest
@@ -28,10 +27,10 @@ from opsreport.kube import KubeApi, KubeError, connect
 from opsreport.kubeauth import KubeAuthError
 from opsreport.model.base import SpecModel
 from opsreport.model.spec import InvalidSpec, ReportScheduleSpec, parse_spec
+from opsreport.model.status import HistoryEntry, LastReport, ReportScheduleStatus
 from opsreport.render.report import EXTENSIONS
 from opsreport.scheduling import Window, calendar_window, parse_rfc3339
 
-Json = dict[str, Any]
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 # From a calendar window's start, an instant inside the period after it: calendar_window(at)
 # then gives back the window itself, whatever the DST shifts and month lengths.
@@ -127,7 +126,7 @@ async def fetch_report(
         spec = parse_spec(body.get("spec"))
     except InvalidSpec as error:
         raise ShowError(f"{api.KIND} {namespace}/{schedule}: {error}") from None
-    status = body.get("status") or {}
+    status = ReportScheduleStatus.read(body.get("status"))
     if window_start is None:
         candidates = latest_candidates(status)
         if not candidates:
@@ -151,39 +150,37 @@ def _parse_start(text: str) -> datetime:
         raise ShowError(f"--window: {text!r} is not an RFC 3339 time") from None
 
 
-def _window(entry: Json) -> Window | None:
-    window = entry.get("window") or {}
-    try:
-        return Window(parse_rfc3339(window["start"]), parse_rfc3339(window["end"]))
-    except (KeyError, TypeError, ValueError):
-        return None
+def _window(entry: LastReport | HistoryEntry) -> Window | None:
+    return entry.window.to_window() if entry.window is not None else None
 
 
-def _delivered(entry: Json) -> list[Candidate]:
+def _delivered(entry: LastReport | HistoryEntry) -> list[Candidate]:
     window = _window(entry)
     if window is None:
         return []
     return [
-        Candidate(str(output.get("type")), window, str(output.get("location") or ""))
-        for output in entry.get("outputs") or []
-        if output.get("result") == "Delivered" and output.get("type") in OUTPUTS
+        Candidate(output.type, window, output.location or "")
+        for output in entry.outputs or []
+        if output.result == "Delivered" and output.type in OUTPUTS
     ]
 
 
-def latest_candidates(status: Json) -> list[Candidate]:
+def latest_candidates(status: ReportScheduleStatus) -> list[Candidate]:
     """The last report's delivered outputs; if it failed, the newest successful run's."""
-    found = _delivered(status.get("lastReport") or {})
+    found = _delivered(status.last_report) if status.last_report is not None else []
     if found:
         return found
-    for entry in status.get("history") or []:
-        if entry.get("result") in ("Succeeded", "Degraded"):
+    for entry in status.history or []:
+        if entry.result in ("Succeeded", "Degraded"):
             found = _delivered(entry)
             if found:
                 return found
     return []
 
 
-def window_candidates(spec: ReportScheduleSpec, status: Json, start: datetime) -> list[Candidate]:
+def window_candidates(
+    spec: ReportScheduleSpec, status: ReportScheduleStatus, start: datetime
+) -> list[Candidate]:
     """Every output of the spec, for the window starting at `start`."""
     window = _full_window(spec, status, start)
     return [
@@ -191,9 +188,12 @@ def window_candidates(spec: ReportScheduleSpec, status: Json, start: datetime) -
     ]
 
 
-def _full_window(spec: ReportScheduleSpec, status: Json, start: datetime) -> Window:
+def _full_window(spec: ReportScheduleSpec, status: ReportScheduleStatus, start: datetime) -> Window:
     """The window starting at `start`: as recorded in status, else as the spec defines it."""
-    for entry in [status.get("lastReport") or {}, *(status.get("history") or [])]:
+    recorded: list[LastReport | HistoryEntry] = [*(status.history or [])]
+    if status.last_report is not None:
+        recorded.insert(0, status.last_report)
+    for entry in recorded:
         window = _window(entry)
         if window is not None and window.start == start:
             return window

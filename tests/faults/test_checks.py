@@ -67,7 +67,7 @@ async def test_a_window_beyond_retention_is_a_warning(
     within = await judge(kube_api, short_retention.url, window={"duration": "36h"})
     assert within.warnings == []
     conditions = within.conditions([], 1, NOW)
-    assert [(c["type"], c["status"], c["reason"]) for c in conditions] == [
+    assert [(c.type, c.status, c.reason) for c in conditions] == [
         ("Warning", "False", "NoWarnings")
     ]
 
@@ -98,8 +98,8 @@ async def test_a_missing_secret_or_key(kube_server: KubeApiServer, kube_api: Kub
     assert no_key.problem is not None
     assert no_key.problem.reason == "SecretKeyMissing"
     assert no_key.problem.message.endswith("has no key 'secretAccessKey'")
-    ready = next(c for c in no_key.conditions([], 1, NOW) if c["type"] == "Ready")
-    assert (ready["status"], ready["reason"]) == ("False", "SecretKeyMissing")
+    ready = next(c for c in no_key.conditions([], 1, NOW) if c.type == "Ready")
+    assert (ready.status, ready.reason) == ("False", "SecretKeyMissing")
 
 
 async def test_a_secret_in_another_namespace_is_never_found(

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from opsreport.scheduling import ON_TIME, Plan, Skipped, plan_runs, runs_between
+from opsreport.scheduling import ON_TIME, Plan, Skipped, next_run, plan_runs, runs_between
 
 UTCZ = ZoneInfo("UTC")
 HOURLY = "0 * * * *"
@@ -26,14 +26,43 @@ def plan(
     deadline: timedelta | None = None,
     settle: timedelta = timedelta(0),
     after: datetime = T0,
+    expression: str = HOURLY,
+    zone: ZoneInfo = UTCZ,
 ) -> Plan:
     return plan_runs(
-        HOURLY, UTCZ, after=after, now=now, settle=settle, deadline=deadline, catch_up=catch_up
+        expression, zone, after=after, now=now, settle=settle, deadline=deadline, catch_up=catch_up
     )  # type: ignore[arg-type]
 
 
 def test_nothing_is_due_before_the_next_time() -> None:
     assert plan(T0 + hours(0.9), "Latest") == Plan()
+
+
+def test_a_cron_time_runs_at_that_very_second() -> None:
+    at = datetime(2026, 11, 22, 6, 0, tzinfo=UTC)  # 07:00 in Berlin
+    berlin = ZoneInfo("Europe/Berlin")
+    just_before = at - timedelta(seconds=1)
+    after = at - hours(30)
+    assert plan(at, "Latest", after=after, expression="0 7 * * *", zone=berlin).run == at
+    earlier = plan(just_before, "Latest", after=after, expression="0 7 * * *", zone=berlin)
+    assert earlier.run == at - hours(24)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    now=st.datetimes(
+        min_value=datetime(2020, 1, 1), max_value=datetime(2035, 12, 31), timezones=st.just(UTC)
+    ),
+    zone=st.sampled_from(["UTC", "Europe/Berlin", "Australia/Lord_Howe", "Pacific/Chatham"]),
+)
+def test_the_run_due_now_and_the_next_one_bracket_now(now: datetime, zone: str) -> None:
+    quarterly = "*/15 * * * *"
+    local = ZoneInfo(zone)
+    due = plan(now, "Latest", after=now - hours(2), expression=quarterly, zone=local).run
+    assert due is not None
+    following = next_run(quarterly, local, now)
+    assert due <= now < following
+    assert following - due <= timedelta(minutes=15)
 
 
 def test_on_time_runs_run_under_every_policy() -> None:

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from opsreport.checks import scope_violation
 from opsreport.config import OperatorConfig
 from opsreport.model.spec import InvalidSpec, parse_spec
+from opsreport.model.status import ReportScheduleStatus
 from opsreport.reconcile import (
     decide,
     invalid_spec_status,
@@ -22,6 +23,8 @@ from opsreport.reconcile import (
     parse_schedule,
     spec_status,
 )
+from tests.support.kube_emulator import _merge_patch as merge_patch
+from tests.unit.test_status import status_validator
 
 T = TypeVar("T")
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -140,8 +143,10 @@ def body(spec: Any, status: dict[str, Any] | None = None, **annotations: str) ->
     }
 
 
-def assert_status(status: dict[str, Any]) -> None:
+def assert_status(before: dict[str, Any], patch: ReportScheduleStatus) -> None:
+    status = merge_patch(before, patch.patch())
     json.dumps(status)  # the API takes JSON: no datetimes, no objects
+    status_validator().validate(status)
     for condition in status.get("conditions", []):
         assert condition["status"] in ("True", "False")
         assert condition["reason"].isalnum()
@@ -179,13 +184,13 @@ def test_a_spec_ends_in_a_valid_status_or_invalid_spec(
     schedule = outcome(lambda: parse_schedule(obj))
     if isinstance(schedule, InvalidSpec):
         assert_invalid(schedule)
-        assert_status(invalid_spec_status(obj, schedule, now))
+        assert_status(status, invalid_spec_status(obj, schedule, now))
         return
-    assert_status(spec_status(schedule, now))
+    assert_status(status, spec_status(schedule, now))
     violation = scope_violation(schedule, OperatorConfig())
     if violation is not None:
         assert_invalid(violation)
-        assert_status(invalid_spec_status(obj, violation, now))
+        assert_status(status, invalid_spec_status(obj, violation, now))
     decision = decide(schedule, now)
     if decision.run is not None:
         assert decision.run.window.start < decision.run.window.end
@@ -204,7 +209,7 @@ def test_a_spec_ends_in_a_valid_status_or_invalid_spec(
     ],
 )
 def test_a_corrupted_claim_is_judged_not_raised(pending: Any) -> None:
-    schedule = parse_schedule(body({"schedule": "@daily", "window": {"duration": "1h"}}))
-    schedule.status["pendingRun"] = pending
+    spec = {"schedule": "@daily", "window": {"duration": "1h"}}
+    schedule = parse_schedule(body(spec, {"pendingRun": pending}))
     decision = decide(schedule, datetime(2026, 3, 1, tzinfo=UTC))
     assert decision.run is None or decision.run.trigger == "schedule"

@@ -13,7 +13,6 @@ from opsreport.scheduling import (
     CronError,
     Window,
     calendar_window,
-    latest_run,
     next_run,
     parse_cron,
     rolling_window,
@@ -77,12 +76,6 @@ def test_fall_back_runs_a_fixed_time_once() -> None:
     # 02:30 happens twice in Berlin on 2026-10-25; it runs once.
     runs = runs_between("30 2 * * *", BERLIN, utc(2026, 10, 24, 12), utc(2026, 10, 26, 12))
     assert runs == [utc(2026, 10, 25, 0, 30), utc(2026, 10, 26, 1, 30)]
-
-
-def test_latest_run_is_inclusive() -> None:
-    at = utc(2026, 11, 22, 6, 0)
-    assert latest_run("0 7 * * *", BERLIN, at) == at
-    assert latest_run("0 7 * * *", BERLIN, at - timedelta(seconds=1)) == utc(2026, 11, 21, 6, 0)
 
 
 def test_calendar_month_in_a_dst_zone_is_not_30_days() -> None:
@@ -156,13 +149,3 @@ def test_calendar_windows_tile_time(at: datetime, zone: ZoneInfo, period: str) -
     if period == "month":
         assert start.day == 1
         assert end.day == 1
-
-
-@settings(max_examples=100, deadline=None)
-@given(at=instants, zone=st.sampled_from(ZONES))
-def test_latest_and_next_bracket_now(at: datetime, zone: ZoneInfo) -> None:
-    latest = latest_run("*/15 * * * *", zone, at)
-    assert latest is not None
-    following = next_run("*/15 * * * *", zone, at)
-    assert latest <= at < following
-    assert following - latest <= timedelta(minutes=15)

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from opsreport.model.spec import parse_spec
+from opsreport.model.status import ReportScheduleStatus
 from opsreport.scheduling import Window
 from opsreport.show import Candidate, ShowError, latest_candidates, window_candidates
 
@@ -23,7 +24,9 @@ def spec(**fields: Any) -> Any:
 
 
 def test_latest_is_the_last_reports_delivered_outputs() -> None:
-    status = {"lastReport": {"window": WINDOW, "outputs": [FAILED, CM, S3]}}
+    status = ReportScheduleStatus.read(
+        {"lastReport": {"window": WINDOW, "outputs": [FAILED, CM, S3]}}
+    )
     assert latest_candidates(status) == [
         Candidate("configMap", DAY, CM["location"]),
         Candidate("s3", DAY, S3["location"]),
@@ -32,30 +35,32 @@ def test_latest_is_the_last_reports_delivered_outputs() -> None:
 
 def test_after_a_failed_run_the_newest_successful_one_is_used() -> None:
     older = {"start": "2026-11-18T12:00:00Z", "end": "2026-11-19T12:00:00Z"}
-    status = {
-        "lastReport": {"window": WINDOW, "outputs": [FAILED]},
-        "history": [
-            {"window": WINDOW, "result": "Failed", "outputs": [FAILED]},
-            {"window": older, "result": "Degraded", "outputs": [CM]},
-            {"window": WINDOW, "result": "Succeeded", "outputs": [S3]},
-        ],
-    }
+    status = ReportScheduleStatus.read(
+        {
+            "lastReport": {"window": WINDOW, "outputs": [FAILED]},
+            "history": [
+                {"window": WINDOW, "result": "Failed", "outputs": [FAILED]},
+                {"window": older, "result": "Degraded", "outputs": [CM]},
+                {"window": WINDOW, "result": "Succeeded", "outputs": [S3]},
+            ],
+        }
+    )
     (found,) = latest_candidates(status)
     assert (found.kind, found.window.start.day) == ("configMap", 18)
-    assert latest_candidates({}) == []
+    assert latest_candidates(ReportScheduleStatus()) == []
 
 
 def test_a_window_of_a_rolling_schedule_ends_one_length_later() -> None:
     parsed = spec(
         window={"duration": "24h"}, outputs=[{"configMap": {}}, {"s3": {"bucket": "rep"}}]
     )
-    found = window_candidates(parsed, {}, DAY.start)
+    found = window_candidates(parsed, ReportScheduleStatus(), DAY.start)
     assert found == [Candidate("configMap", DAY, output=0), Candidate("s3", DAY, output=1)]
 
 
 def test_a_window_recorded_in_status_is_taken_as_recorded() -> None:
     parsed = spec(window={"duration": "1h"})
-    status = {"lastReport": {"window": WINDOW, "outputs": []}}
+    status = ReportScheduleStatus.read({"lastReport": {"window": WINDOW, "outputs": []}})
     assert window_candidates(parsed, status, DAY.start)[0].window == DAY
 
 
@@ -73,11 +78,11 @@ def test_a_calendar_window_ends_at_the_next_period(
     period: str, start: datetime, end: datetime
 ) -> None:
     parsed = spec(window={"calendar": period}, timeZone="Europe/Berlin")
-    (found,) = window_candidates(parsed, {}, start)
+    (found,) = window_candidates(parsed, ReportScheduleStatus(), start)
     assert found.window == Window(start, end)
 
 
 def test_a_calendar_window_must_start_a_period() -> None:
     parsed = spec(window={"calendar": "month"}, timeZone="Europe/Berlin")
     with pytest.raises(ShowError, match="no month window of this schedule starts at"):
-        window_candidates(parsed, {}, DAY.start)
+        window_candidates(parsed, ReportScheduleStatus(), DAY.start)

@@ -35,17 +35,19 @@ async def reconcile(
         if violation is not None:
             raise violation
     except InvalidSpec as error:
-        patch.status.update(invalid_spec_status(dict(body), error, now))
+        patch.status.update(invalid_spec_status(dict(body), error, now).patch())
         kopf.event(body, type="Warning", reason=error.reason, message=str(error))
         logger.warning("invalid spec: %s", error)
         return
-    status = spec_status(schedule, now)
+    judged = spec_status(schedule, now)
     try:
         verdict = await checks.judge(schedule, operator.prometheus_for(schedule.spec))
     except KubeError as error:
         # Throttled (429): judge again once the API server says so; the status waits too.
         raise kopf.TemporaryError(str(error), delay=error.retry_after or THROTTLED_DELAY) from None
-    status["conditions"] = verdict.conditions(status["conditions"], schedule.generation, now)
+    status = judged.model_copy(
+        update={"conditions": verdict.conditions(judged.conditions, schedule.generation, now)}
+    )
     try:
         # Written by us, not through kopf's patch: a failed write must fail the handler so kopf
         # retries it; otherwise the generation stays unjudged and the tick would wait forever.
@@ -67,7 +69,7 @@ async def tick(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any) 
     _observe(operator, body, schedule)
     if schedule is None:
         return  # reconcile has reported it; nothing can run until the spec is fixed
-    if schedule.generation != schedule.status.get("observedGeneration"):
+    if schedule.generation != schedule.status.observed_generation:
         return  # reconcile has not judged this generation yet
 
     def notify(notice: Notice) -> None:
