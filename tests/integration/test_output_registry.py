@@ -31,6 +31,7 @@ from opsreport.model.base import SpecModel
 from opsreport.model.outputs import OUTPUT_SPECS, OutputSpec
 from opsreport.model.report import ReportData
 from opsreport.model.spec import InvalidSpec, SecretKeySelector, parse_spec
+from opsreport.model.status import ReportScheduleStatus
 from opsreport.render.report import EXTENSIONS, Document
 from opsreport.scheduling import format_rfc3339
 from opsreport.service import Operator
@@ -172,8 +173,9 @@ async def test_a_registered_kind_is_built_delivered_and_shown(
     window = {"start": format_rfc3339(DAY_ONE.start), "end": format_rfc3339(DAY_ONE.end)}
     delivered = {"type": "shelf", "location": result.location, "result": "Delivered"}
     status = {"lastReport": {"window": window, "outputs": [delivered]}}
-    assert latest_candidates(status) == [Candidate("shelf", DAY_ONE, result.location)]
-    assert window_candidates(parse_spec(raw), status, DAY_ONE.start) == [
+    typed = ReportScheduleStatus.read(status)
+    assert latest_candidates(typed) == [Candidate("shelf", DAY_ONE, result.location)]
+    assert window_candidates(parse_spec(raw), typed, DAY_ONE.start) == [
         Candidate("shelf", DAY_ONE, output=0)
     ]
     kube_server.patch_object(
