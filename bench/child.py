@@ -104,8 +104,8 @@ async def report(job: Job) -> Json:
     from opsreport.kube import connect
     from opsreport.model.spec import parse_spec
     from opsreport.pipeline import ReportRequest, Sources, collect_report
+    from opsreport.render.documents import render_documents
     from opsreport.render.environment import warm
-    from opsreport.render.report import render_documents
     from opsreport.scheduling import Window, parse_rfc3339
 
     window = Window(parse_rfc3339(job.window_start), parse_rfc3339(job.window_end))

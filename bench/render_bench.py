@@ -222,7 +222,7 @@ def build_report(pods: int) -> ReportData:
 
 
 def _render(report: ReportData) -> dict[str, float]:
-    from opsreport.render.report import render_documents
+    from opsreport.render.documents import render_documents
 
     times: dict[str, float] = {}
     started = time.perf_counter()

@@ -23,7 +23,7 @@ from opsreport.kubeauth import KubeAuthError
 from opsreport.model.spec import InvalidSpec, parse_spec
 from opsreport.pipeline import ReportRequest, Sources, collect_report
 from opsreport.reconcile import window_ending
-from opsreport.render.report import Document, RenderError, render_documents
+from opsreport.render.documents import Document, RenderError, render_documents
 from opsreport.scheduling import parse_rfc3339
 from opsreport.user_templates import load_custom_template
 

@@ -39,7 +39,7 @@ from opsreport.model.report import (
     WorkloadStatus,
 )
 from opsreport.model.spec import ReportScheduleSpec
-from opsreport.render.report import CustomTemplate, Document, render_documents
+from opsreport.render.documents import CustomTemplate, Document, render_documents
 from opsreport.scheduling import Clock, Window
 
 

@@ -34,7 +34,7 @@ from opsreport.reconcile import (
     running_status,
     skipped_status,
 )
-from opsreport.render.report import CustomTemplate, RenderError
+from opsreport.render.documents import CustomTemplate, RenderError
 from opsreport.scheduling import Clock, format_rfc3339
 from opsreport.user_templates import load_custom_template
 

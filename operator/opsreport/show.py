@@ -28,7 +28,7 @@ from opsreport.kubeauth import KubeAuthError
 from opsreport.model.base import SpecModel
 from opsreport.model.spec import InvalidSpec, ReportScheduleSpec, parse_spec
 from opsreport.model.status import HistoryEntry, LastReport, ReportScheduleStatus
-from opsreport.render.report import EXTENSIONS
+from opsreport.render.documents import EXTENSIONS
 from opsreport.scheduling import Window, calendar_window, parse_rfc3339
 
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")

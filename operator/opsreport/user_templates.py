@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from opsreport.kube import KubeApi
 from opsreport.model.spec import TemplateSpec
-from opsreport.render.report import CustomTemplate, RenderError
+from opsreport.render.documents import CustomTemplate, RenderError
 
 
 async def load_custom_template(

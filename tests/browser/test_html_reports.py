@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from opsreport.model.report import ReportData
-from opsreport.render.report import render_documents
+from opsreport.render.documents import render_documents
 from tests.golden.scenario import full_report, sparse_report
 
 ROOT = Path(__file__).resolve().parents[2]

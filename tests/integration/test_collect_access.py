@@ -28,7 +28,7 @@ from opsreport.deliver.base import ScheduleIdentity
 from opsreport.kube import KubeApi
 from opsreport.model.spec import InvalidSpec, PrometheusSpec, parse_spec
 from opsreport.pipeline import ReportRequest, Sources, collect_report
-from opsreport.render.report import render_documents
+from opsreport.render.documents import render_documents
 from opsreport.scheduling import Window
 from tests.support.kube_emulator import KubeApiServer
 

@@ -18,7 +18,7 @@ from opsreport.kube import KubeApi
 from opsreport.model.outputs import ConfigMapOutput
 from opsreport.model.spec import parse_spec
 from opsreport.pipeline import ReportRequest, Sources, run_report
-from opsreport.render.report import Document
+from opsreport.render.documents import Document
 from opsreport.scheduling import Window
 from tests.support.kube_emulator import KubeApiServer
 

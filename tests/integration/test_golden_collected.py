@@ -31,7 +31,7 @@ from opsreport.model.figures import AVAILABILITY, RESCALES, RESTARTS
 from opsreport.model.report import ReportData
 from opsreport.model.spec import parse_spec
 from opsreport.pipeline import ReportRequest, Sources, collect_report
-from opsreport.render.report import EXTENSIONS, render_documents
+from opsreport.render.documents import EXTENSIONS, render_documents
 from opsreport.scheduling import Window, calendar_window
 from tests.integration.conftest import DAY, END, SCOPE
 from tests.support.kube_emulator import KubeApiServer, crd_from_file

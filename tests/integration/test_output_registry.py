@@ -32,7 +32,7 @@ from opsreport.model.outputs import OUTPUT_SPECS, OutputSpec
 from opsreport.model.report import ReportData
 from opsreport.model.spec import InvalidSpec, SecretKeySelector, parse_spec
 from opsreport.model.status import ReportScheduleStatus
-from opsreport.render.report import EXTENSIONS, Document
+from opsreport.render.documents import EXTENSIONS, Document
 from opsreport.scheduling import format_rfc3339
 from opsreport.service import Operator
 from opsreport.show import Candidate, fetch_report, latest_candidates, window_candidates

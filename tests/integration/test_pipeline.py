@@ -19,7 +19,7 @@ from opsreport.deliver.configmap import ConfigMapSink
 from opsreport.kube import KubeApi
 from opsreport.model.spec import parse_spec
 from opsreport.pipeline import ReportRequest, Sources, run_report
-from opsreport.render.report import Document
+from opsreport.render.documents import Document
 from opsreport.scheduling import Window
 from tests.integration.conftest import DAY, END, SCOPE, window_start_seen
 from tests.support.kube_emulator import KubeApiServer

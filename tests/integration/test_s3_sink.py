@@ -23,7 +23,7 @@ from opsreport.deliver.s3 import S3Sink
 from opsreport.kube import KubeApi
 from opsreport.model.report import ReportData, ScheduleRef, ScopeData, WindowData
 from opsreport.reconcile import DueRun, parse_schedule
-from opsreport.render.report import Document
+from opsreport.render.documents import Document
 from opsreport.scheduling import Window, format_rfc3339
 from opsreport.service import Notice, Operator
 from tests.integration.conftest_s3 import (  # noqa: F401  (fixtures)

@@ -15,7 +15,7 @@ from opsreport.cli import main
 from opsreport.deliver.configmap import build_configmap
 from opsreport.deliver.s3 import S3Sink
 from opsreport.kube import connect
-from opsreport.render.report import Document
+from opsreport.render.documents import Document
 from opsreport.scheduling import Window, format_rfc3339
 from tests.integration.conftest_s3 import (  # noqa: F401  (fixtures)
     DAY_ONE,

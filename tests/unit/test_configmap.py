@@ -12,7 +12,7 @@ import pytest
 
 from opsreport.deliver.base import DeliveryError, ReportIdentity, ScheduleIdentity
 from opsreport.deliver.configmap import MAX_CONFIGMAP_BYTES, build_configmap, report_name
-from opsreport.render.report import Document
+from opsreport.render.documents import Document
 from opsreport.scheduling import Window
 
 WINDOW = Window(datetime(2026, 11, 21, 6, tzinfo=UTC), datetime(2026, 11, 22, 6, tzinfo=UTC))

@@ -13,7 +13,7 @@ from opsreport.collect import judge, series
 from opsreport.model.figures import HEADLINES
 from opsreport.model.report import Availability, DataGap, ReportData, RestartRow, Restarts
 from opsreport.render.context import error_budgets, key_metrics, template_context
-from opsreport.render.report import render_documents
+from opsreport.render.documents import render_documents
 from opsreport.scheduling import Window
 from opsreport.schema import report_json_schema
 from tests.golden.scenario import full_report, sparse_report

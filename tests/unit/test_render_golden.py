@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from opsreport.model.report import ReportData
-from opsreport.render.report import EXTENSIONS, render_documents
+from opsreport.render.documents import EXTENSIONS, render_documents
 from tests.golden.scenario import full_report, sparse_report
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"

@@ -9,8 +9,8 @@ import math
 import pytest
 
 from opsreport.model.report import ReportData
+from opsreport.render.documents import CustomTemplate, RenderError, render_documents, report_json
 from opsreport.render.environment import builtin_templates_dir, environment, warm
-from opsreport.render.report import CustomTemplate, RenderError, render_documents, report_json
 from opsreport.render.sandbox import Limits
 from tests.golden.scenario import full_report, sparse_report
 

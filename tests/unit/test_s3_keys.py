@@ -11,7 +11,7 @@ from opsreport.deliver.s3 import _encryption
 from opsreport.model.outputs import ConfigMapOutput, S3Output
 from opsreport.model.s3keys import DEFAULT_KEY_TEMPLATE, KeyTemplate, parse_location
 from opsreport.model.spec import InvalidSpec, parse_spec
-from opsreport.render.report import EXTENSIONS
+from opsreport.render.documents import EXTENSIONS
 from opsreport.scheduling import Window
 
 WINDOW = Window(datetime(2026, 11, 21, 6, tzinfo=UTC), datetime(2026, 11, 22, 6, tzinfo=UTC))

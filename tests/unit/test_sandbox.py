@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from opsreport.model.spec import InvalidSpec, parse_spec
-from opsreport.render.report import CustomTemplate, RenderError, render_documents
+from opsreport.render.documents import CustomTemplate, RenderError, render_documents
 from opsreport.render.sandbox import Limits
 from tests.golden.scenario import full_report
 

@@ -14,7 +14,7 @@ from opsreport.config import OperatorConfig
 from opsreport.kube import KubeApi
 from opsreport.model.base import SpecModel
 from opsreport.model.report import ReportData
-from opsreport.render.report import Document
+from opsreport.render.documents import Document
 from opsreport.scheduling import Clock, Window
 
 logger = logging.getLogger(__name__)

@@ -35,7 +35,7 @@ from opsreport.deliver.base import (
 from opsreport.kube import Json, KubeApi, KubeError
 from opsreport.model.outputs import ConfigMapOutput
 from opsreport.model.report import ReportData
-from opsreport.render.report import Document
+from opsreport.render.documents import Document
 from opsreport.scheduling import format_rfc3339, parse_rfc3339
 
 logger = logging.getLogger(__name__)

@@ -48,7 +48,7 @@ from opsreport.kube import KubeApi
 from opsreport.model.outputs import MAX_PRESIGN_SECONDS, S3Output
 from opsreport.model.report import ReportData
 from opsreport.model.s3keys import KeyTemplate, parse_location, s3_location
-from opsreport.render.report import EXTENSIONS, Document
+from opsreport.render.documents import EXTENSIONS, Document
 from opsreport.scheduling import Clock, format_rfc3339
 from opsreport.secrets import S3Credentials, SecretError, s3_credentials
 
