@@ -20,6 +20,7 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 	./scripts/ensure-prometheus.sh
 	./scripts/ensure-victoria-metrics.sh
+	$(BIN)/python -m tests.support.tools
 
 ## Run the operator on the local stack and show a real report.
 demo: install

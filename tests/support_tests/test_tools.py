@@ -48,3 +48,10 @@ def test_binaries_are_cached(tmp_path: Path) -> None:
     first = _get("helm")
     assert helm_binary() == first
     assert kubectl_binary().parent == first.parent
+
+
+def test_tests_never_download(tmp_path: Path) -> None:
+    """An empty cache is an install step not taken: said, not mended by a download at test time."""
+    with pytest.raises(ToolUnavailable, match="make install"):
+        helm_binary(tmp_path)
+    assert list(tmp_path.iterdir()) == []
