@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from opsreport.collect import history, queries
 from opsreport.collect.sections.base import Context, Headline, Section, fixed, named
-from opsreport.collect.sections.incidents import history_step
+from opsreport.collect.sections.incidents import over_both_windows
 from opsreport.model import figures
 
 
 async def _follow_up(ctx: Context) -> None:
-    step = history_step(ctx)
-    previous = ctx.window.previous()
-    firing = await ctx.run.range(
-        "alerts", "alerts", queries.firing_alerts(ctx.scope, step), previous.start, step
-    )
-    if firing is None:
+    answer = await over_both_windows(ctx, "alerts", queries.firing_alerts)
+    if answer is None:
         return
+    firing, step = answer
+    previous = ctx.window.previous()
     ctx.facts.alerts = history.alerts(firing, step, ctx.window)
     totals = history.alert_totals(history.alerts(firing, step, previous))
     ctx.previous_measured[figures.ALERTS] = totals.count

@@ -9,9 +9,9 @@ from opsreport.collect.prometheus import Sample
 from opsreport.collect.sections.base import (
     Context,
     Headline,
-    Plan,
     Section,
     Values,
+    fixed,
     named,
     scalar,
 )
@@ -72,13 +72,9 @@ def _previous_values(ctx: Context, rows: dict[str, list[Sample]]) -> Values:
     return {figures.AVAILABILITY: None if ratio is None else 100.0 * ratio}
 
 
-def _budget(plan: Plan) -> int:
-    return 3  # the window's two sums, and the per-step series
-
-
 SECTION = Section(
     name="availability",
-    budget=_budget,
+    budget=fixed(3),  # the window's two sums, and the per-step series
     gaps=named("availability", "availability series"),
     figures=_figures,
     follow_up=_follow_up,

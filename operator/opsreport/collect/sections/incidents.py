@@ -2,25 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from opsreport.collect import history, queries
+from opsreport.collect.prometheus import Series
 from opsreport.collect.sections.availability import NO_UP
 from opsreport.collect.sections.base import Context, Headline, Section, fixed, named
 from opsreport.model import figures
 
 
-def history_step(ctx: Context) -> int:
-    """Both windows in one range query, at one step, so a trend compares like with like."""
-    return queries.history_step(2 * ctx.seconds)
+async def over_both_windows(
+    ctx: Context, section: str, build: Callable[[queries.Scope, int], str]
+) -> tuple[list[Series], int] | None:
+    """This window and the previous one in one range query, at one step, so a trend compares
+    like with like; the answer and its step, or None (a DataGap says why)."""
+    step = queries.history_step(2 * ctx.seconds)
+    found = await ctx.run.range(
+        section, section, build(ctx.scope, step), ctx.window.previous().start, step
+    )
+    return None if found is None else (found, step)
 
 
 async def _follow_up(ctx: Context) -> None:
-    step = history_step(ctx)
-    previous = ctx.window.previous()
-    down = await ctx.run.range(
-        "incidents", "incidents", queries.down_targets(ctx.scope, step), previous.start, step
-    )
-    if down is None:
+    answer = await over_both_windows(ctx, "incidents", queries.down_targets)
+    if answer is None:
         return
+    down, step = answer
+    previous = ctx.window.previous()
     ctx.facts.incidents = history.incidents(down, step, ctx.window)
     totals = history.incident_totals(history.incidents(down, step, previous))
     ctx.previous_measured[figures.INCIDENTS] = totals.count

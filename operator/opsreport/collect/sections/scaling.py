@@ -10,10 +10,10 @@ from opsreport.collect.prometheus import Sample
 from opsreport.collect.sections.base import (
     Context,
     Headline,
-    Plan,
     Section,
     Values,
     counts_by,
+    fixed,
     named,
     scalar,
 )
@@ -84,14 +84,10 @@ def _previous_values(ctx: Context, rows: dict[str, list[Sample]]) -> Values:
     return {figures.RESCALES: scalar(rows.get("rescales", []))}
 
 
-def _budget(plan: Plan) -> int:
-    # Six figures, and the replicas per step (not sent when the scope has no autoscaler).
-    return 7
-
-
 SECTION = Section(
     name="scaling",
-    budget=_budget,
+    # Six figures, and the replicas per step (not sent when the scope has no autoscaler).
+    budget=fixed(7),
     gaps=named("scaling"),
     figures=_figures,
     headlines=(Headline(figures.RESCALES, lambda report: report.scaling.rescales),),
